@@ -1,0 +1,291 @@
+/**
+ * The storage model, one set of entities for SQLite and PostgreSQL.
+ *
+ * Foreign keys are plain id columns scoped by `workspaceId`: every query in
+ * the service layer filters by workspace, and cascades are done there inside
+ * one transaction. Enums are stored as their lowercase slugs (`openai`,
+ * `round_robin`), the same words `sluice.yaml` uses. Nested config (pools,
+ * scopes, MCP settings) is JSON, validated by the service layer on write.
+ */
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+
+const p = defineEntity.properties;
+
+/** Columns every resource has. */
+const timestamps = {
+  createdAt: p.datetime().onCreate(() => new Date()),
+  updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+};
+
+export const WorkspaceEntity = defineEntity({
+  name: 'Workspace',
+  tableName: 'workspaces',
+  properties: {
+    id: p.string().primary().length(40),
+    name: p.string().length(63).unique(),
+    displayName: p.string().length(200).default(''),
+    description: p.text().default(''),
+    logRetentionDays: p.integer().default(0),
+    ...timestamps,
+  },
+});
+export type WorkspaceRow = InferEntity<typeof WorkspaceEntity>;
+
+/** Root (workspaceId null) and workspace-scoped admin tokens; only a hash of the secret is kept. */
+export const AdminTokenEntity = defineEntity({
+  name: 'AdminToken',
+  tableName: 'admin_tokens',
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).nullable().index(),
+    name: p.string().length(63),
+    prefix: p.string().length(32),
+    hash: p.string().length(64).unique(),
+    expiresAt: p.datetime().nullable(),
+    revokedAt: p.datetime().nullable(),
+    ...timestamps,
+  },
+});
+export type AdminTokenRow = InferEntity<typeof AdminTokenEntity>;
+
+export const ProviderEntity = defineEntity({
+  name: 'Provider',
+  tableName: 'providers',
+  uniques: [{ properties: ['workspaceId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    name: p.string().length(63),
+    type: p.string().length(32),
+    baseUrl: p.string().length(2048).default(''),
+    enabled: p.boolean().default(true),
+    timeoutMs: p.integer().default(0),
+    recordBodies: p.boolean().default(false),
+    azureApiVersion: p.string().length(64).default(''),
+    mockLatencyMs: p.integer().default(0),
+    mockCompletionTokens: p.integer().default(0),
+    ...timestamps,
+  },
+});
+export type ProviderRow = InferEntity<typeof ProviderEntity>;
+
+/** A provider credential: an env-var reference or an AES-256-GCM ciphertext (never the plaintext). */
+export const ProviderCredentialEntity = defineEntity({
+  name: 'ProviderCredential',
+  tableName: 'provider_credentials',
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    providerId: p.string().length(40).index(),
+    name: p.string().length(63).default(''),
+    kind: p.string().length(16),
+    envVar: p.string().length(255).default(''),
+    ciphertext: p.text().default(''),
+    hint: p.string().length(16).default(''),
+    enabled: p.boolean().default(true),
+    ...timestamps,
+  },
+});
+export type ProviderCredentialRow = InferEntity<typeof ProviderCredentialEntity>;
+
+/** Price override, integer USD micro-dollars per million tokens; absent keys use the catalogue. */
+export interface PriceOverride {
+  inputPerMtokMicros?: string;
+  outputPerMtokMicros?: string;
+  cachedInputPerMtokMicros?: string;
+  cacheWritePerMtokMicros?: string;
+}
+
+export const ModelEntity = defineEntity({
+  name: 'Model',
+  tableName: 'models',
+  uniques: [{ properties: ['providerId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    providerId: p.string().length(40).index(),
+    name: p.string().length(255),
+    enabled: p.boolean().default(true),
+    price: p.json<PriceOverride>().nullable(),
+    ...timestamps,
+  },
+});
+export type ModelRow = InferEntity<typeof ModelEntity>;
+
+export interface McpSettingsDoc {
+  deferLoading: boolean;
+  blockedTools: string[];
+  authorization: string;
+}
+
+export const GatewayEntity = defineEntity({
+  name: 'Gateway',
+  tableName: 'gateways',
+  uniques: [{ properties: ['workspaceId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    name: p.string().length(63),
+    description: p.text().default(''),
+    tags: p.json<string[]>(),
+    models: p.json<string[]>(),
+    modelSelector: p.text().default(''),
+    mcp: p.json<McpSettingsDoc>(),
+    ...timestamps,
+  },
+});
+export type GatewayRow = InferEntity<typeof GatewayEntity>;
+
+export interface PoolDoc {
+  strategy: string;
+  members: { provider: string; model: string; weight: number }[];
+  fallbackOn: string[];
+  attemptTimeoutMs: number;
+}
+
+export const RouteEntity = defineEntity({
+  name: 'Route',
+  tableName: 'routes',
+  uniques: [{ properties: ['gatewayId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    gatewayId: p.string().length(40).index(),
+    name: p.string().length(63),
+    priority: p.integer().default(0),
+    condition: p.text().default(''),
+    pool: p.json<PoolDoc>(),
+    fallbacks: p.json<PoolDoc[]>(),
+    enabled: p.boolean().default(true),
+    ...timestamps,
+  },
+});
+export type RouteRow = InferEntity<typeof RouteEntity>;
+
+/** Limit scope as stored: `{kind: 'workspace'|'gateway'|'key'}` or `{kind: 'expr', expr}`. */
+export interface ScopeDoc {
+  kind: 'workspace' | 'gateway' | 'key' | 'expr';
+  expr?: string;
+}
+
+export const RateLimitEntity = defineEntity({
+  name: 'RateLimit',
+  tableName: 'rate_limits',
+  uniques: [{ properties: ['gatewayId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    gatewayId: p.string().length(40).index(),
+    name: p.string().length(63),
+    unit: p.string().length(16),
+    limit: p.bigint(),
+    window: p.string().length(16),
+    burst: p.bigint().default(0),
+    scope: p.json<ScopeDoc>(),
+    onStoreFailure: p.string().length(16),
+    ...timestamps,
+  },
+});
+export type RateLimitRow = InferEntity<typeof RateLimitEntity>;
+
+/** A budget; `gatewayId` is '' for workspace-wide budgets (so the unique key works on both dialects). */
+export const SpendLimitEntity = defineEntity({
+  name: 'SpendLimit',
+  tableName: 'spend_limits',
+  uniques: [{ properties: ['workspaceId', 'gatewayId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    gatewayId: p.string().length(40).default(''),
+    name: p.string().length(63),
+    amountMicros: p.bigint(),
+    period: p.string().length(16),
+    enforcement: p.string().length(16),
+    warnAt: p.double().default(0),
+    scope: p.json<ScopeDoc>(),
+    onStoreFailure: p.string().length(16),
+    ...timestamps,
+  },
+});
+export type SpendLimitRow = InferEntity<typeof SpendLimitEntity>;
+
+/** A data-plane key; only the SHA-256 of the secret and a public prefix are kept. */
+export const ApiKeyEntity = defineEntity({
+  name: 'ApiKey',
+  tableName: 'api_keys',
+  uniques: [{ properties: ['workspaceId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    name: p.string().length(63),
+    prefix: p.string().length(32),
+    hash: p.string().length(64).unique(),
+    metadata: p.json<Record<string, string>>(),
+    gateways: p.json<string[]>(),
+    defaultGateway: p.string().length(63).default(''),
+    expiresAt: p.datetime().nullable(),
+    revokedAt: p.datetime().nullable(),
+    ...timestamps,
+  },
+});
+export type ApiKeyRow = InferEntity<typeof ApiKeyEntity>;
+
+export const McpServerEntity = defineEntity({
+  name: 'McpServer',
+  tableName: 'mcp_servers',
+  uniques: [{ properties: ['gatewayId', 'name'] }],
+  properties: {
+    id: p.string().primary().length(40),
+    workspaceId: p.string().length(40).index(),
+    gatewayId: p.string().length(40).index(),
+    name: p.string().length(63),
+    displayName: p.string().length(200).default(''),
+    transport: p.string().length(32),
+    url: p.string().length(2048).default(''),
+    command: p.string().length(1024).default(''),
+    args: p.json<string[]>(),
+    /** AES-256-GCM ciphertext of the JSON env map; '' when empty. */
+    envCiphertext: p.text().default(''),
+    envNames: p.json<string[]>(),
+    timeoutMs: p.integer().default(0),
+    enabled: p.boolean().default(true),
+    approved: p.boolean().default(false),
+    authMode: p.string().length(16),
+    authSecretCiphertext: p.text().default(''),
+    deferLoading: p.string().length(16),
+    blockedTools: p.json<string[]>(),
+    ...timestamps,
+  },
+});
+export type McpServerRow = InferEntity<typeof McpServerEntity>;
+
+/**
+ * A single row whose version is bumped by every config mutation, so replicas
+ * can tell when their in-memory snapshot is stale.
+ */
+export const ConfigStateEntity = defineEntity({
+  name: 'ConfigState',
+  tableName: 'config_state',
+  properties: {
+    id: p.integer().primary(),
+    version: p.bigint(),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+export type ConfigStateRow = InferEntity<typeof ConfigStateEntity>;
+
+/** Every entity, in dependency order (for schema generation and tests). */
+export const entities = [
+  WorkspaceEntity,
+  AdminTokenEntity,
+  ProviderEntity,
+  ProviderCredentialEntity,
+  ModelEntity,
+  GatewayEntity,
+  RouteEntity,
+  RateLimitEntity,
+  SpendLimitEntity,
+  ApiKeyEntity,
+  McpServerEntity,
+  ConfigStateEntity,
+];
