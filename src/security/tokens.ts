@@ -59,12 +59,20 @@ export function hasEnoughEntropy(secret: string, kind: SecretKind): boolean {
 }
 
 /**
- * A new resource id: a type prefix and a time-ordered UUIDv7-like body, so that
- * ordering by id is creation order (keyset pagination relies on it).
+ * A new resource id: a type prefix, the creation time in milliseconds, a
+ * sequence number within the millisecond and 64 random bits, so ordering by
+ * id is creation order within a process (keyset pagination relies on it).
  */
 export function newId(prefix: string): string {
   const ms = Date.now();
+  // A counter within the millisecond keeps ids made in one burst in order.
+  sequence = ms === lastMs ? sequence + 1 : 0;
+  lastMs = ms;
   const time = ms.toString(16).padStart(12, '0');
-  const rand = randomUUID().replace(/-/g, '').slice(12, 32);
-  return `${prefix}_${time}${rand}`;
+  const seq = (sequence & 0xffff).toString(16).padStart(4, '0');
+  const rand = randomUUID().replace(/-/g, '').slice(16, 32);
+  return `${prefix}_${time}${seq}${rand}`;
 }
+
+let lastMs = 0;
+let sequence = 0;

@@ -1,0 +1,67 @@
+/**
+ * The Sluice HTTP application as a fastify instance. `main` reads the
+ * environment, calls `buildApp`, listens and closes; tests build the same app.
+ *
+ * Connect and tRPC each install their own body parsers, so each lives in its
+ * own encapsulated `register` scope.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
+import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import { registerConnectServices } from './control/connect/connect-routes.js';
+import { createAppRouter, type AppRouter } from './control/trpc/router.js';
+import type { TrpcContext } from './control/trpc/trpc.js';
+import type { EnvConfig } from './config/env.js';
+import type { SluiceError } from './errors.js';
+import { dualProtocolServerFactory } from './server.js';
+import { authenticateAdmin, bearerFrom } from './services/admin-auth.js';
+import { createServiceBindings } from './services/index.js';
+import type { ServiceDeps } from './services/store.js';
+
+export interface AppOptions {
+  deps: ServiceDeps;
+  logLevel?: EnvConfig['logLevel'];
+}
+
+/** Builds the app (not listening). The caller owns `deps` and closes them after the app. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { deps } = options;
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    serverFactory: dualProtocolServerFactory({ keepAliveMs: 72_000, headersMs: 30_000 }),
+    bodyLimit: 8 * 1024 * 1024,
+    return503OnClosing: true,
+  });
+  const bindings = createServiceBindings(deps);
+  const reportInternal = (err: SluiceError) => app.log.error({ err: err.cause ?? err }, 'control-plane internal error');
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await deps.orm.em.fork().getConnection().execute('select 1');
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+
+  await app.register(async (scope) => {
+    await scope.register(fastifyConnectPlugin, {
+      routes: (router) =>
+        registerConnectServices(router, bindings, (headers) => authenticateAdmin(deps, bearerFrom(headers.get('authorization'))), reportInternal),
+    });
+  });
+
+  const appRouter = createAppRouter(bindings, reportInternal);
+  await app.register(async (scope) => {
+    await scope.register(fastifyTRPCPlugin, {
+      prefix: '/trpc',
+      trpcOptions: {
+        router: appRouter,
+        createContext: ({ req }): TrpcContext => ({ authenticate: () => authenticateAdmin(deps, bearerFrom(req.headers.authorization)) }),
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>);
+  });
+
+  return app;
+}
