@@ -326,7 +326,7 @@ function routeColumns(r: Route, paths: ReadonlySet<string>): Partial<RouteRow> {
   if (paths.has('condition')) out.condition = r.condition;
   if (paths.has('pool') && r.pool) out.pool = toPoolDoc(r.pool);
   if (paths.has('fallbacks')) out.fallbacks = r.fallbacks.map(toPoolDoc);
-  if (paths.has('enabled')) out.enabled = r.enabled;
+  if (paths.has('enabled')) out.enabled = r.enabled ?? true;
   return out;
 }
 

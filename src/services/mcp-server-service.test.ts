@@ -109,7 +109,7 @@ describe.each(DIALECTS)('McpServerService on %s', (dialect) => {
     expect(github.id).toMatch(/^mcp_/);
     expect(await stored(github.id)).toMatchObject({ transport: 'streamable_http', authMode: 'none', deferLoading: 'inherit', envCiphertext: '' });
     const sse: ServerInit = { transport: McpTransport.SSE, url: 'http://127.0.0.1:9000/sse', approved: true, deferLoading: DeferLoading.ENABLED };
-    await server(gw, { ...sse, name: 'search' }, asWs);
+    await server(gw, { ...sse, name: 'search', enabled: false }, asWs);
     await server(other, { ...HTTP, name: 'docs' }, asWs);
     // Names are unique per gateway, not per workspace.
     await server(other, { ...HTTP, name: 'github' }, asWs);

@@ -172,7 +172,7 @@ function serverColumns(deps: ServiceDeps, s: McpServer, paths: ReadonlySet<strin
     out.envCiphertext = names.length ? deps.secrets.seal(JSON.stringify(Object.fromEntries(names.map((n) => [n, s.env[n]])))) : '';
   }
   if (paths.has('timeout_ms')) out.timeoutMs = s.timeoutMs;
-  if (paths.has('enabled')) out.enabled = s.enabled;
+  if (paths.has('enabled')) out.enabled = s.enabled ?? true;
   if (paths.has('approved')) out.approved = s.approved;
   if (paths.has('auth_mode')) {
     const mode = nextAuthMode(s, paths, current);

@@ -183,7 +183,7 @@ describe.each(DIALECTS)('ProviderService on %s', (dialect) => {
         t.root,
       )
     ).provider!;
-    expect(all).toMatchObject({ baseUrl: 'http://localhost:9999', enabled: false, mock: { latencyMs: 1, completionTokens: 2 } });
+    expect(all).toMatchObject({ baseUrl: 'http://localhost:9999', enabled: true, mock: { latencyMs: 1, completionTokens: 2 } });
 
     for (const path of ['name', 'type']) {
       const err = await rejection(
@@ -428,7 +428,7 @@ describe.each(DIALECTS)('ProviderService on %s', (dialect) => {
 
     const emptyPrice = await svc.createModel(create(CreateModelRequestSchema, { providerId: openai.id, model: { name: 'gpt-4o-mini', price: {} } }), t.root);
     expect(emptyPrice.model?.price).toBeUndefined();
-    expect(emptyPrice.model?.enabled).toBe(false);
+    expect(emptyPrice.model?.enabled).toBe(true);
     expect((await t.orm.em.fork().findOneOrFail(ModelEntity, { id: emptyPrice.model!.id! })).price).toBeNull();
     await model(openai.id, 'o3');
     await model(anthropic.id, 'claude-sonnet-4');
@@ -466,7 +466,7 @@ describe.each(DIALECTS)('ProviderService on %s', (dialect) => {
     expect(updated.model?.price?.inputPerMtokMicros).toBeUndefined();
     expect((await row()).price).toEqual({ outputPerMtokMicros: '8000000' });
     await svc.updateModel(create(UpdateModelRequestSchema, { model: { id: gpt4o.id }, updateMask: mask('price', 'enabled') }), t.root);
-    expect(await row()).toMatchObject({ price: null, enabled: false });
+    expect(await row()).toMatchObject({ price: null, enabled: true });
     const immutable = await rejection(svc.updateModel(create(UpdateModelRequestSchema, { model: { id: gpt4o.id, name: 'x' }, updateMask: mask('name') }), t.root));
     expect(fields(immutable)).toEqual(['update_mask']);
 

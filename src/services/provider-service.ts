@@ -311,7 +311,7 @@ export function createProviderService(deps: ServiceDeps): DomainService<typeof P
           name: p.name,
           type: enumSlug(ProviderTypeSchema, p.type),
           baseUrl: p.baseUrl,
-          enabled: p.enabled,
+          enabled: p.enabled ?? true,
           timeoutMs: p.timeoutMs,
           recordBodies: p.recordBodies,
           azureApiVersion: p.azureApiVersion,
@@ -367,7 +367,7 @@ export function createProviderService(deps: ServiceDeps): DomainService<typeof P
         checkProvider(v, p, enumFromSlug(ProviderTypeSchema, row.type) ?? ProviderType.UNSPECIFIED, paths);
         v.throwIfAny();
         if (paths.has('base_url')) row.baseUrl = p.baseUrl;
-        if (paths.has('enabled')) row.enabled = p.enabled;
+        if (paths.has('enabled')) row.enabled = p.enabled ?? true;
         if (paths.has('timeout_ms')) row.timeoutMs = p.timeoutMs;
         if (paths.has('record_bodies')) row.recordBodies = p.recordBodies;
         if (paths.has('azure_api_version')) row.azureApiVersion = p.azureApiVersion;
@@ -435,7 +435,7 @@ export function createProviderService(deps: ServiceDeps): DomainService<typeof P
       const row = await mutate(deps, async (em) => {
         const row = await loadCredential(em, call, req.id);
         if (paths.has('name')) row.name = req.name;
-        if (paths.has('enabled')) row.enabled = req.enabled;
+        if (paths.has('enabled')) row.enabled = req.enabled ?? true;
         if (source) Object.assign(row, source);
         return row;
       });
@@ -466,7 +466,7 @@ export function createProviderService(deps: ServiceDeps): DomainService<typeof P
           workspaceId: provider.workspaceId,
           providerId: provider.id,
           name: m.name,
-          enabled: m.enabled,
+          enabled: m.enabled ?? true,
           price: toPriceDoc(m.price),
         });
         return { row, provider };
@@ -518,7 +518,7 @@ export function createProviderService(deps: ServiceDeps): DomainService<typeof P
       v.throwIfAny();
       const { row, provider } = await mutate(deps, async (em) => {
         const row = await loadModel(em, call, m.id, 'model.id');
-        if (paths.has('enabled')) row.enabled = m.enabled;
+        if (paths.has('enabled')) row.enabled = m.enabled ?? true;
         if (paths.has('price')) row.price = toPriceDoc(m.price);
         return { row, provider: await providerOf(em, row) };
       });
