@@ -17,10 +17,20 @@ import { dualProtocolServerFactory } from './server.js';
 import { authenticateAdmin, bearerFrom } from './services/admin-auth.js';
 import { createServiceBindings } from './services/index.js';
 import type { ServiceDeps } from './services/store.js';
+import type { SnapshotStore } from './config/snapshot-store.js';
+import { CredentialRotation } from './llm/pool/credentials.js';
+import { MemberHealth } from './llm/pool/health.js';
+import { PoolSelector } from './llm/pool/select.js';
+import type { PipelineHooks } from './policy/pipeline.js';
+import { proxyRoutes } from './proxy/routes.js';
+import { settleLog } from './proxy/settle-log.js';
 
 export interface AppOptions {
   deps: ServiceDeps;
+  snapshots: SnapshotStore;
   logLevel?: EnvConfig['logLevel'];
+  /** Policy and observability hooks; defaults log each settled request. */
+  hooks?: PipelineHooks;
 }
 
 /** Builds the app (not listening). The caller owns `deps` and closes them after the app. */
@@ -61,6 +71,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         createContext: ({ req }): TrpcContext => ({ authenticate: () => authenticateAdmin(deps, bearerFrom(req.headers.authorization)) }),
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>);
+  });
+
+  const health = new MemberHealth();
+  await app.register(proxyRoutes, {
+    snapshots: options.snapshots,
+    runtime: { health, selector: new PoolSelector(health), credentials: new CredentialRotation() },
+    hooks: options.hooks ?? { settle: settleLog(app.log) },
   });
 
   return app;

@@ -15,6 +15,8 @@ import { createSecretBox, loadOrCreateMasterKey } from './security/secret-box.js
 import { ensureRootToken } from './services/admin-auth.js';
 import type { ServiceDeps } from './services/store.js';
 import { seedDemoWorkspace } from './demo.js';
+import { SnapshotStore } from './config/snapshot-store.js';
+import type { PipelineHooks } from './policy/pipeline.js';
 
 /** Where start-up messages go (stdout for the CLI, a buffer in tests). */
 export type Announce = (line: string) => void;
@@ -22,6 +24,7 @@ export type Announce = (line: string) => void;
 export interface Sluice {
   app: FastifyInstance;
   deps: ServiceDeps;
+  snapshots: SnapshotStore;
   /** Closes the HTTP server, then the database. */
   close(): Promise<void>;
 }
@@ -31,6 +34,7 @@ export async function startSluice(
   env: EnvConfig,
   announce: Announce,
   afterDeps?: (deps: ServiceDeps) => Promise<void>,
+  hooks?: PipelineHooks,
 ): Promise<Sluice> {
   const orm: Orm = await openOrm(env.database);
   try {
@@ -39,7 +43,10 @@ export async function startSluice(
     const embedded = env.database.dialect === 'sqlite';
     const master = loadOrCreateMasterKey(env.masterKey, embedded ? join(env.dataDir, 'master.key') : undefined);
     if (master.source === 'generated') announce(`master key: generated ${join(env.dataDir, 'master.key')} (mode 0600); back it up with the database`);
-    const deps: ServiceDeps = { orm, secrets: createSecretBox(master.key) };
+    const secrets = createSecretBox(master.key);
+    const snapshots = new SnapshotStore({ orm, secrets, onProblem: (line) => announce(`config: ${line}`) });
+    // Changes made through this process reach the data plane at once; other replicas' changes by polling.
+    const deps: ServiceDeps = { orm, secrets, onConfigChange: () => void snapshots.refresh() };
 
     const root = await ensureRootToken(deps, env.adminToken);
     if (root.generated) {
@@ -55,11 +62,14 @@ export async function startSluice(
       const demo = await seedDemoWorkspace(deps);
       for (const line of demo) announce(line);
     }
-    const app = await buildApp({ deps, logLevel: env.logLevel });
+    await snapshots.load();
+    const app = await buildApp({ deps, snapshots, logLevel: env.logLevel, hooks });
     return {
       app,
       deps,
+      snapshots,
       async close() {
+        snapshots.stop();
         await app.close();
         await orm.close(true);
       },

@@ -27,15 +27,31 @@ export interface FieldViolation {
   reason: string;
 }
 
+/** Extra facts a data-plane surface renders (OpenAI `code`/`param`, HTTP status overrides, `Retry-After`). */
+export interface ErrorDetails {
+  /** Machine code, e.g. `model_not_found`, `invalid_api_key`, `spend_limit_exceeded`. */
+  code?: string;
+  /** The request parameter at fault, e.g. `model`. */
+  param?: string;
+  /** HTTP status when it is not the kind's default (e.g. an upstream's 529). */
+  status?: number;
+  /** OpenAI-style error type when it is not the kind's default (kept from upstream errors). */
+  type?: string;
+  /** Seconds the client should wait before retrying. */
+  retryAfterSeconds?: number;
+}
+
 export class SluiceError extends Error {
   readonly kind: ErrorKind;
   readonly violations: readonly FieldViolation[];
+  readonly details: ErrorDetails;
 
-  constructor(kind: ErrorKind, message: string, options: { violations?: FieldViolation[]; cause?: unknown } = {}) {
+  constructor(kind: ErrorKind, message: string, options: { violations?: FieldViolation[]; cause?: unknown; details?: ErrorDetails } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SluiceError';
     this.kind = kind;
     this.violations = options.violations ?? [];
+    this.details = options.details ?? {};
   }
 
   /** An `invalid_argument` error listing every violation; its message names each field. */

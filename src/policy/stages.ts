@@ -1,0 +1,140 @@
+/**
+ * The request-side stages before forwarding. Each stage reads and fills the
+ * context, and rejects by throwing a SluiceError; nothing here calls a
+ * provider.
+ */
+import { hashSecret } from '../security/tokens.js';
+import { SluiceError } from '../errors.js';
+import type { CelContext } from './cel.js';
+import type { ProxyContext } from './context.js';
+
+const MAX_JSON_DEPTH = 64;
+
+function invalid(message: string, param?: string): SluiceError {
+  return new SluiceError('invalid_argument', message, { details: { param, code: 'invalid_request' } });
+}
+
+function depthOf(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    if (v && typeof v === 'object') for (const child of Object.values(v)) if (child && typeof child === 'object') stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/** Parse: the body is a JSON object of the endpoint's shape, within the depth bound. */
+export function parseStage(ctx: ProxyContext): void {
+  const body = ctx.body as unknown;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('request body must be a JSON object');
+  if (depthOf(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalid(`request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  const model = ctx.body.model;
+  if (typeof model !== 'string' || model === '') throw invalid('you must provide a model parameter', 'model');
+  ctx.requestedModel = model;
+  if (ctx.endpoint === 'embeddings') {
+    if (ctx.body.input === undefined || ctx.body.input === null) throw invalid("'input' is a required property", 'input');
+  } else if (!Array.isArray(ctx.body.messages)) {
+    throw invalid("'messages' is a required property and must be an array", 'messages');
+  }
+  const stream = ctx.body.stream;
+  if (stream !== undefined && typeof stream !== 'boolean') throw invalid("'stream' must be a boolean", 'stream');
+  ctx.stream = stream === true && ctx.endpoint !== 'embeddings';
+}
+
+function presentedKey(ctx: ProxyContext): string | undefined {
+  const auth = ctx.headers.authorization;
+  const bearer = auth && /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+  if (bearer) return bearer;
+  const xApiKey = ctx.headers['x-api-key'];
+  return typeof xApiKey === 'string' && xApiKey ? xApiKey : undefined;
+}
+
+/** Authenticate: `Authorization: Bearer` or `x-api-key`, looked up by hash in the snapshot. */
+export function authenticateStage(ctx: ProxyContext): void {
+  const secret = presentedKey(ctx);
+  const unauthenticated = (message: string) => new SluiceError('unauthenticated', message, { details: { code: 'invalid_api_key' } });
+  if (!secret) throw unauthenticated('missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+  const key = ctx.snapshot.keysByHash.get(hashSecret(secret));
+  if (!key) throw unauthenticated('invalid API key');
+  if (key.revoked) throw unauthenticated('this API key has been revoked');
+  if (key.expiresAt !== undefined && key.expiresAt <= Date.now()) throw unauthenticated('this API key has expired');
+  ctx.key = key;
+}
+
+/** Authorise: the gateway exists in the key's workspace and the key may use it. */
+export function authoriseStage(ctx: ProxyContext): void {
+  const key = ctx.key!;
+  const name = ctx.gatewayName ?? key.defaultGateway;
+  if (!name) {
+    throw new SluiceError('invalid_argument', 'this API key has no default gateway: call /gateways/{gateway}/v1/… instead', { details: { code: 'no_default_gateway' } });
+  }
+  const gateway = key.workspace.gateways.get(name);
+  if (!gateway) throw new SluiceError('not_found', `gateway "${name}" not found`, { details: { code: 'gateway_not_found' } });
+  if (key.gateways.size > 0 && !key.gateways.has(name)) {
+    throw new SluiceError('permission_denied', `this API key may not use gateway "${name}"`, { details: { code: 'gateway_not_allowed' } });
+  }
+  ctx.gateway = gateway;
+}
+
+/** The CEL view of the request. */
+export function celContext(ctx: ProxyContext, model: string): CelContext {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ctx.headers)) {
+    if (value === undefined || name === 'authorization' || name === 'x-api-key') continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const key = ctx.key!;
+  return {
+    request: { method: ctx.method, path: ctx.path, headers, query: ctx.query, body: ctx.gateway!.readsBody ? ctx.body : {}, model },
+    key: { id: key.id, name: key.name, metadata: key.metadata },
+    gateway: { name: ctx.gateway!.name },
+    workspace: { name: key.workspace.name },
+  };
+}
+
+/**
+ * Route: the model selector names the model, then the first route whose
+ * condition holds supplies the pools. With no matching route the model is
+ * resolved directly among the gateway's models. A CEL runtime error counts
+ * as "no match" and is recorded, never a crash.
+ */
+export function routeStage(ctx: ProxyContext): void {
+  const gateway = ctx.gateway!;
+  let model = ctx.requestedModel;
+  if (gateway.modelSelector) {
+    const result = gateway.modelSelector.evaluate(celContext(ctx, model));
+    if (result.ok && typeof result.value === 'string' && result.value) model = result.value;
+    ctx.celResults.model_selector = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
+  }
+  ctx.selectedModel = model;
+  if (gateway.routes.length) {
+    const cel = celContext(ctx, model);
+    for (const route of gateway.routes) {
+      const result = route.condition ? route.condition.evaluate(cel) : { ok: true as const, value: true };
+      ctx.celResults[`route:${route.name}`] = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
+      if (result.ok && result.value === true) {
+        ctx.route = route;
+        ctx.pools = route.pools.filter((p) => p.members.length > 0);
+        if (ctx.pools.length === 0) throw new SluiceError('unavailable', `route "${route.name}" has no enabled pool member`, { details: { code: 'no_available_member' } });
+        return;
+      }
+    }
+  }
+  const direct = gateway.models.get(model);
+  if (!direct) {
+    throw new SluiceError('not_found', `the model \`${model}\` does not exist or you do not have access to it`, { details: { code: 'model_not_found', param: 'model' } });
+  }
+  ctx.directModel = direct;
+  ctx.pools = [
+    {
+      id: `direct:${direct.publicName}`,
+      strategy: 'priority',
+      attemptTimeoutMs: 0,
+      fallbackOn: [],
+      members: [{ key: `${direct.provider.id}/${direct.name}`, provider: direct.provider.name, model: direct.name, weight: 1 }],
+    },
+  ];
+}
