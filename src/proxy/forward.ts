@@ -104,12 +104,25 @@ export function servedHeaders(ctx: ProxyContext): Record<string, string> {
   return h;
 }
 
-async function send(provider: RuntimeProvider, translatorCall: ReturnType<Translator['request']>, credentialSecret: { id: string; secret: string } | undefined, signal: AbortSignal, timeoutMs: number): Promise<UpstreamResponse> {
+/** Client headers that carry protocol options to an upstream of the same API (e.g. Claude Code's betas). */
+function passthroughHeaders(ctx: ProxyContext, provider: RuntimeProvider): Record<string, string> {
+  const beta = ctx.headers['anthropic-beta'];
+  return ctx.surface === 'anthropic-messages' && provider.kind === 'anthropic' && typeof beta === 'string' ? { 'anthropic-beta': beta } : {};
+}
+
+async function send(
+  ctx: ProxyContext,
+  provider: RuntimeProvider,
+  translatorCall: ReturnType<Translator['request']>,
+  credentialSecret: { id: string; secret: string } | undefined,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<UpstreamResponse> {
   if (provider.kind === 'mock') return callMock(provider, translatorCall, signal);
   const d = descriptorFor(provider.kind);
   return sendUpstream({
     url: d.url(provider, translatorCall),
-    headers: { ...d.headers(provider, credentialSecret), ...translatorCall.headers },
+    headers: { ...passthroughHeaders(ctx, provider), ...d.headers(provider, credentialSecret), ...translatorCall.headers },
     body: JSON.stringify(translatorCall.body),
     signal,
     headersTimeoutMs: timeoutMs,
@@ -204,7 +217,7 @@ async function attempt(
   try {
     let res: UpstreamResponse;
     try {
-      res = await send(provider, call, credential, controller.signal, timeoutMs);
+      res = await send(ctx, provider, call, credential, controller.signal, timeoutMs);
     } catch (err) {
       record.latencyMs = Date.now() - started;
       if (clientGone.aborted) {

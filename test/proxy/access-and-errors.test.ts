@@ -54,10 +54,11 @@ describe('data-plane access and errors', () => {
     return body.error;
   }
 
-  it('serves a valid request (the baseline for the rejections below)', async () => {
-    const res = await chat(ok);
+  it('serves a valid request (the baseline for the rejections below), passing unknown fields through', async () => {
+    const res = await chat({ ...ok, vendor_extension: { safe_mode: true } });
     expect(res.status).toBe(200);
     expect(fake.requests.length).toBe(1);
+    expect(fake.requests[0]?.body).toMatchObject({ model: 'gpt-4o', vendor_extension: { safe_mode: true } });
     fake.reset();
   });
 

@@ -84,5 +84,7 @@ describe('streaming', () => {
     expect(ctx).toBeDefined();
     expect(ctx!.usage?.promptTokens).toBeGreaterThan(0);
     expect(ctx!.finishedAt! - ctx!.startedAt).toBeLessThan(1500);
+    // The upstream saw its client (the gateway) hang up mid-stream.
+    expect(anthropic.requests.at(-1)?.aborted).toBe(true);
   });
 });
