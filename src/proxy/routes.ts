@@ -26,7 +26,7 @@ export interface ProxyOptions {
 type Params = { gateway?: string; '*'?: string };
 
 function surfaceOf(url: string): ClientSchema {
-  return /\/v1\/messages(\?|$)/.test(url) ? 'anthropic-messages' : 'openai-chat';
+  return /\/v1\/messages(\/|\?|$)/.test(url) ? 'anthropic-messages' : 'openai-chat';
 }
 
 function newContext(req: FastifyRequest<{ Params: Params }>, opts: ProxyOptions, surface: ClientSchema, endpoint: Endpoint): ProxyContext {
@@ -71,6 +71,12 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyOptions): Pro
     });
     if (status === 500) req.log.error({ err: error }, 'data-plane error');
     void reply.code(status).header('x-request-id', newRequestId()).send(errorBody(surfaceOf(req.url), err));
+  });
+
+  // Unknown data-plane paths (e.g. `/v1/messages/count_tokens`) still answer in the surface's envelope.
+  app.setNotFoundHandler((req, reply) => {
+    const err = new SluiceError('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`, { details: { code: 'unknown_endpoint' } });
+    void reply.code(404).header('x-request-id', newRequestId()).send(errorBody(surfaceOf(req.url), err));
   });
 
   const handle = (surface: ClientSchema, endpoint: Endpoint) => async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {

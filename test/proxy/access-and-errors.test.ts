@@ -108,6 +108,13 @@ describe('data-plane access and errors', () => {
     expect(fake.requests).toEqual([]);
   });
 
+  it('answers unknown data-plane paths in the surface envelope', async () => {
+    await expectOpenAIError(await fetch(`${s.baseUrl}/v1/completions-nope`, { method: 'POST' }), 404, 'unknown_endpoint');
+    const res = await fetch(`${s.baseUrl}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
   it('lists what each gateway serves: every enabled model, or its `models` list', async () => {
     const ids = async (path: string, key: string) =>
       ((await (await fetch(`${s.baseUrl}${path}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: { id: string }[] }).data.map((m) => m.id);
