@@ -18,6 +18,8 @@ import {
 } from '../db/entities.js';
 import type { Pool, PoolStrategy, FallbackTrigger } from '../llm/pool/types.js';
 import { compileCel, type CompiledCel } from '../policy/cel.js';
+import { costPerMtokMicros } from '../observability/pricing/cost.js';
+import { priceFor, type ModelPrice } from '../observability/pricing/price-catalogue.js';
 import type { SecretBox } from '../security/secret-box.js';
 
 /** Provider types, as stored. */
@@ -48,6 +50,8 @@ export interface RuntimeModel {
   name: string;
   provider: RuntimeProvider;
   price?: PriceOverride;
+  /** Catalogue price with overrides applied; undefined when neither knows the model. */
+  modelPrice?: ModelPrice;
   createdAt: number;
 }
 
@@ -155,7 +159,13 @@ export async function buildSnapshot(em: EntityManager, secrets: SecretBox, versi
     const provider = providerById.get(m.providerId);
     if (!provider) continue;
     const list = modelsByWorkspace.get(m.workspaceId) ?? [];
-    list.push({ publicName: `${provider.name}/${m.name}`, name: m.name, provider, price: m.price ?? undefined, createdAt: Math.floor(m.createdAt.getTime() / 1000) });
+    let modelPrice: ModelPrice | undefined;
+    try {
+      modelPrice = priceFor({ providerKind: provider.kind, upstreamModel: m.name, baseUrl: provider.baseUrl, override: m.price ?? undefined });
+    } catch (err) {
+      problems.push(`model ${provider.name}/${m.name}: ${(err as Error).message}`);
+    }
+    list.push({ publicName: `${provider.name}/${m.name}`, name: m.name, provider, price: m.price ?? undefined, modelPrice, createdAt: Math.floor(m.createdAt.getTime() / 1000) });
     modelsByWorkspace.set(m.workspaceId, list);
   }
 
@@ -239,7 +249,8 @@ function toPool(id: string, doc: PoolDoc, ws: RuntimeWorkspace, models: RuntimeM
       const model = models.find((x) => x.provider.name === m.provider && x.name === m.model);
       // Members on disabled providers or models drop out of the pool.
       if (!provider || !model) return [];
-      return [{ key: `${provider.id}/${m.model}`, provider: m.provider, model: m.model, weight: m.weight || 1, costPerMtokMicros: undefined }];
+      const cost = model.modelPrice ? Number(costPerMtokMicros(model.modelPrice)) : undefined;
+      return [{ key: `${provider.id}/${m.model}`, provider: m.provider, model: m.model, weight: m.weight || 1, costPerMtokMicros: cost }];
     }),
   };
 }

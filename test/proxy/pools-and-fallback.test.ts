@@ -28,7 +28,7 @@ describe('pools and fallback', () => {
       workspace: 'pools',
       providers: [
         { name: 'a', type: ProviderType.OPENAI, baseUrl: a.url, models: ['gpt-4o'], keys: ['key-a-one-000000', 'key-a-two-000000'] },
-        { name: 'b', type: ProviderType.OPENAI, baseUrl: b.url, models: ['gpt-4o'] },
+        { name: 'b', type: ProviderType.OPENAI, baseUrl: b.url, models: ['gpt-4o', 'gpt-4o-mini'] },
         { name: 'dead', type: ProviderType.OPENAI, baseUrl: dead, models: ['gpt-4o'] },
       ],
       gateway: {
@@ -37,6 +37,7 @@ describe('pools and fallback', () => {
           { name: 'timeout', condition: 'request.model == "timeout"', pool: { members: [{ provider: 'a', model: 'gpt-4o' }, { provider: 'b', model: 'gpt-4o' }], attemptTimeoutMs: 300 } },
           { name: 'dead-first', condition: 'request.model == "dead-first"', pool: { members: [{ provider: 'dead', model: 'gpt-4o' }] }, fallbacks: [{ members: [{ provider: 'b', model: 'gpt-4o' }] }] },
           { name: 'rr', condition: 'request.model == "rr"', pool: { strategy: PoolStrategy.ROUND_ROBIN, members: [{ provider: 'a', model: 'gpt-4o' }, { provider: 'b', model: 'gpt-4o' }] } },
+          { name: 'cheap', condition: 'request.model == "cheap"', pool: { strategy: PoolStrategy.LOWEST_COST, members: [{ provider: 'a', model: 'gpt-4o' }, { provider: 'b', model: 'gpt-4o-mini' }] } },
           { name: 'default', pool: { members: [{ provider: 'a', model: 'gpt-4o' }] }, fallbacks: [{ members: [{ provider: 'b', model: 'gpt-4o' }] }] },
         ],
       },
@@ -107,6 +108,12 @@ describe('pools and fallback', () => {
     for (let i = 0; i < 4; i++) await ask('rr');
     expect(a.requests).toHaveLength(2);
     expect(b.requests).toHaveLength(2);
+  });
+
+  it('picks the cheapest member by catalogue price with lowest_cost', async () => {
+    const { response } = await ask('cheap');
+    expect(response.headers.get('x-sluice-model')).toBe('b/gpt-4o-mini');
+    expect(a.requests).toHaveLength(0);
   });
 
   it('falls back a stream before its first byte, never after', async () => {
