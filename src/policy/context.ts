@@ -55,6 +55,8 @@ export interface ProxyContext {
   /** The directly resolved model when no route matched. */
   directModel?: RuntimeModel;
   attempts: AttemptRecord[];
+  /** Headers policy stages add to the answer, served or rejected (e.g. `x-ratelimit-*`). */
+  responseHeaders?: Record<string, string>;
   /** The member that answered. */
   served?: { provider: string; model: string };
   status?: number;

@@ -93,7 +93,7 @@ function fallbackHeader(ctx: ProxyContext): string | undefined {
 
 /** Response headers naming who served the request. */
 export function servedHeaders(ctx: ProxyContext): Record<string, string> {
-  const h: Record<string, string> = {};
+  const h: Record<string, string> = { ...ctx.responseHeaders };
   if (ctx.served) {
     h['x-sluice-provider'] = ctx.served.provider;
     h['x-sluice-model'] = `${ctx.served.provider}/${ctx.served.model}`;

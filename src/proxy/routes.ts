@@ -47,6 +47,7 @@ function newContext(req: FastifyRequest<{ Params: Params }>, opts: ProxyOptions,
     celResults: {},
     pools: [],
     attempts: [],
+    responseHeaders: {},
   };
 }
 
