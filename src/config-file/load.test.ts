@@ -230,6 +230,65 @@ describe('loadConfigText', () => {
     ]);
   });
 
+  it('checks CEL expressions as the server does, by path, with position and reason', () => {
+    const withCel = (cel: { selector: string; condition: string; rateKey: string; spendKey: string; authorization: string }) =>
+      BASE.replace('        models: [openai-main/gpt-4o]\n', `        models: [openai-main/gpt-4o]\n        model_selector: '${cel.selector}'\n        mcp: { authorization: '${cel.authorization}' }\n`)
+        .replace(
+          '        rate_limits: [{ unit: requests, limit: 100, window: 1m, scope: key }]',
+          [
+            '          - name: beta',
+            `            condition: '${cel.condition}'`,
+            '            pool: { members: [{ provider: openai-main, model: gpt-4o }] }',
+            `        rate_limits: [{ unit: requests, limit: 100, window: 1m, scope: { expr: '${cel.rateKey}' } }]`,
+          ].join('\n'),
+        )
+        .replace('warn_at: 0.8, scope: gateway }', `warn_at: 0.8, scope: { expr: '${cel.spendKey}' } }`);
+    expect(
+      problems(
+        withCel({
+          selector: 'request.model + 1',
+          condition: 'request.nope == "1"',
+          rateKey: 'request.headers',
+          spendKey: 'key.metadata["team"',
+          authorization: 'tool.name == "deploy" && request.model == "m"',
+        }),
+      ),
+    ).toEqual([
+      'workspaces[0].gateways[1].mcp.authorization: 1:26: Unknown variable: request',
+      'workspaces[0].gateways[1].model_selector: 1:15: no such overload: string + int',
+      'workspaces[0].gateways[1].routes[1].condition: 1:9: No such key: nope',
+      "workspaces[0].gateways[1].rate_limits[0].scope.expr: 1:1: must evaluate to a string, int, uint, double or bool (a limit key), got 'map<string, string>'",
+      'workspaces[0].gateways[1].spend_limits[0].scope.expr: 1:20: Expected RBRACKET, got EOF',
+    ]);
+    const valid = ws(
+      ok(
+        withCel({
+          selector: 'request.headers["x-tier"] == "free" ? "openai-main/gpt-4o-mini" : request.model',
+          condition: 'bucket(request.headers["x-user-id"], 100) < 20',
+          rateKey: 'request.headers["x-user-id"]',
+          spendKey: 'key.metadata["team"]',
+          authorization: 'key.metadata["team"] == "platform" || tool.name != "deploy"',
+        }),
+      ),
+    );
+    expect(valid.gateways[1]?.routes[1]?.condition).toBe('bucket(request.headers["x-user-id"], 100) < 20');
+    expect(valid.gateways[1]?.spendLimits[0]?.scope).toEqual({ kind: 'expr', expr: 'key.metadata["team"]' });
+  });
+
+  it('refuses matches(), wrong result types and over-long expressions in the file', () => {
+    const route = (condition: string) => BASE.replace("            condition: 'true'", `            condition: ${condition}`);
+    expect(problems(route("'request.path.matches(\"^/v1\")'"))).toEqual([
+      'workspaces[0].gateways[1].routes[0].condition: 1:14: matches() may backtrack catastrophically; use re_matches(text, pattern) (RE2 syntax, linear time)',
+    ]);
+    expect(problems(route("'request.model'"))).toEqual(["workspaces[0].gateways[1].routes[0].condition: 1:1: must evaluate to a bool, got 'string'"]);
+    expect(problems(route(`'${'true && '.repeat(600)}true'`))).toEqual(['workspaces[0].gateways[1].routes[0].condition: must be at most 4096 characters']);
+    // An unquoted YAML boolean is the CEL literal: fine as a condition, not as a model selector.
+    expect(ws(ok(route('false'))).gateways[1]?.routes[0]?.condition).toBe('false');
+    expect(problems(BASE.replace('        models: [openai-main/gpt-4o]\n', '        models: [openai-main/gpt-4o]\n        model_selector: true\n'))).toEqual([
+      "workspaces[0].gateways[1].model_selector: 1:1: must evaluate to a string, got 'bool'",
+    ]);
+  });
+
   it('names limits deterministically from unit, window, period and scope', () => {
     const text = BASE.replace(
       'rate_limits: [{ unit: requests, limit: 100, window: 1m, scope: key }]',

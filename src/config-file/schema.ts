@@ -25,6 +25,7 @@ import {
   type SpendPeriod,
 } from '@sluice/client/gen/gateway';
 import { DeferLoading, DeferLoadingSchema, McpAuthMode, McpTransport, McpTransportSchema } from '@sluice/client/gen/mcp_server';
+import { checkCel, formatCelProblem, MAX_CEL_LENGTH, MAX_KEY_EXPR_LENGTH, type CelExpected, type CelSurface } from '../policy/cel.js';
 import { enumSlug } from '../services/enums.js';
 import { hasEnoughEntropy } from '../security/tokens.js';
 import { ConfigReader, type MapReader, type ScalarSources } from './reader.js';
@@ -301,6 +302,27 @@ function readModel(r: ConfigReader, path: string, value: unknown, names: Named[]
   return { name, enabled: m.bool('enabled', true), price };
 }
 
+/**
+ * A CEL expression at `key`, checked as the control API checks it on save
+ * (length, syntax, types, result type `expected`), so that `sluice apply`
+ * refuses it before any call. A blank optional expression means "none".
+ */
+function celExpression(
+  r: ConfigReader,
+  m: MapReader,
+  key: string,
+  expected: CelExpected,
+  options: { maxLength: number; required?: boolean; surface?: CelSurface },
+): string {
+  const raw = m.raw(key);
+  // An unquoted `true` (e.g. `condition: true`) is a YAML boolean; it is the CEL literal of the same name.
+  const source = typeof raw === 'boolean' ? String(raw) : m.string(key, { maxLength: options.maxLength, required: options.required });
+  if (source === '' || source.length > options.maxLength || (!options.required && !source.trim())) return source;
+  const checked = checkCel(source, expected, options.surface);
+  if (!checked.ok) r.add(m.at(key), formatCelProblem(checked));
+  return source;
+}
+
 function readUrl(r: ConfigReader, m: MapReader, key: string): string {
   const url = m.string(key);
   if (url && !/^https?:\/\/[^\s/]+/.test(url)) r.add(m.at(key), `must be an http:// or https:// URL, got ${JSON.stringify(url)}`);
@@ -378,8 +400,7 @@ function readRoute(r: ConfigReader, path: string, value: unknown, index: number,
   return {
     name,
     priority: m.int('priority', { min: -1_000_000, max: 1_000_000, default: index * 10 }),
-    // `condition: true` unquoted is a YAML boolean; it is the CEL literal of the same name.
-    condition: typeof m.raw('condition') === 'boolean' ? String(m.raw('condition')) : m.string('condition'),
+    condition: celExpression(r, m, 'condition', 'bool', { maxLength: MAX_CEL_LENGTH }),
     enabled: m.bool('enabled', true),
     pool: pool ?? { strategy: PoolStrategy.PRIORITY, members: [], fallbackOn: [], attemptTimeoutMs: 0 },
     fallbacks: m.list('fallbacks', (p, v) => readPool(r, p, v)),
@@ -399,7 +420,7 @@ function readScope(r: ConfigReader, m: MapReader, fallback: NamedScope, words: r
     return { kind: fallback };
   }
   const s = r.map(m.at('scope'), raw, KEYS.scopeExpr);
-  return { kind: 'expr', expr: s ? s.string('expr', { required: true }) : '' };
+  return { kind: 'expr', expr: s ? celExpression(r, s, 'expr', 'key', { maxLength: MAX_KEY_EXPR_LENGTH, required: true }) : '' };
 }
 
 function scopeLabel(scope: ScopeConfig): string {
@@ -498,7 +519,7 @@ function readGateway(r: ConfigReader, path: string, value: unknown, names: Named
     if (mm) {
       mcp.deferLoading = mm.bool('defer_loading', false);
       mcp.blockedTools = patterns(r, mm, 'blocked_tools', GATEWAY_TOOL_PATTERN, '"server:tool", "server:*" or "*:tool"');
-      mcp.authorization = mm.string('authorization');
+      mcp.authorization = celExpression(r, mm, 'authorization', 'bool', { maxLength: MAX_CEL_LENGTH, surface: 'mcp' });
     }
   }
   const routeNames: Named[] = [];
@@ -510,7 +531,7 @@ function readGateway(r: ConfigReader, path: string, value: unknown, names: Named
     description: m.string('description', { maxLength: 4000 }),
     tags: distinct(r, m, 'tags', m.stringList('tags', { slug: true })),
     models: distinct(r, m, 'models', m.stringList('models')),
-    modelSelector: m.string('model_selector'),
+    modelSelector: celExpression(r, m, 'model_selector', 'string', { maxLength: MAX_CEL_LENGTH }),
     mcp,
     routes: m.list('routes', (p, v, i) => readRoute(r, p, v, i, routeNames)),
     rateLimits: m.list('rate_limits', (p, v) => readRateLimit(r, p, v, rateNames)),

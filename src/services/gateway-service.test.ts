@@ -466,6 +466,69 @@ describe.each(DIALECTS)('GatewayService on %s', (dialect) => {
     expect((await svc().getRoute(create(GetRouteRequestSchema, { id: ok.id }), t.root)).route?.pool).toEqual(ok.pool);
   });
 
+  it('type-checks CEL on save: INVALID_CEL at the exact field, with position and reason', async () => {
+    const ws = await workspace('gw-cel');
+    await provider(ws, 'openai', ['gpt-4o', 'gpt-4o-mini']);
+    const violations = async (promise: Promise<unknown>) => (await rejection(promise)).violations.map((v) => [v.field, v.reason, v.description]);
+
+    // Gateway: a model selector of the wrong type and an MCP rule naming a variable MCP calls do not have.
+    expect(
+      await violations(gateway(ws, 'bad', t.root, { modelSelector: 'request.model + 1', mcp: { authorization: 'tool.name != "deploy" && request.model == "m"' } })),
+    ).toEqual([
+      ['gateway.model_selector', 'INVALID_CEL', '1:15: no such overload: string + int'],
+      ['gateway.mcp.authorization', 'INVALID_CEL', '1:26: Unknown variable: request'],
+    ]);
+    const gw = await gateway(ws, 'main', t.root, {
+      modelSelector: 'request.headers["x-tier"] == "free" ? "openai/gpt-4o-mini" : request.model',
+      mcp: { authorization: 'key.metadata["team"] == "platform" || tool.name != "deploy"' },
+    });
+    const selector = create(UpdateGatewayRequestSchema, { gateway: { id: gw.id, modelSelector: 'request.headers["x-tier"] == "free"' }, updateMask: mask('model_selector') });
+    expect(await violations(svc().updateGateway(selector, t.root))).toEqual([['gateway.model_selector', 'INVALID_CEL', "1:1: must evaluate to a string, got 'bool'"]]);
+
+    // Routes: syntax error, wrong type, unknown variable; a valid A/B condition; the same checks on update.
+    const pool = { strategy: PoolStrategy.PRIORITY, members: [member('openai', 'gpt-4o')] };
+    const createRoute = (name: string, condition: string) => svc().createRoute(create(CreateRouteRequestSchema, { gatewayId: gw.id, route: { name, condition, pool } }), t.root);
+    expect(await violations(createRoute('syntax', 'request.model =='))).toEqual([['route.condition', 'INVALID_CEL', '1:17: Unexpected token: EOF']]);
+    expect(await violations(createRoute('typed', 'key.metadata.team > 3'))).toEqual([['route.condition', 'INVALID_CEL', '1:19: no such overload: string > int']]);
+    expect(await violations(createRoute('unknown', 'user.tier == "gold"'))).toEqual([['route.condition', 'INVALID_CEL', '1:1: Unknown variable: user']]);
+    expect(await violations(createRoute('regex', 'request.path.matches("(a+)+$")'))).toEqual([
+      ['route.condition', 'INVALID_CEL', '1:14: matches() may backtrack catastrophically; use re_matches(text, pattern) (RE2 syntax, linear time)'],
+    ]);
+    const ab = (await createRoute('ab', 'bucket(request.headers["x-user-id"], 100) < 20')).route!;
+    expect(ab.condition).toBe('bucket(request.headers["x-user-id"], 100) < 20');
+    const retyped = create(UpdateRouteRequestSchema, { route: { id: ab.id, condition: 'request.model' }, updateMask: mask('condition') });
+    expect(await violations(svc().updateRoute(retyped, t.root))).toEqual([['route.condition', 'INVALID_CEL', "1:1: must evaluate to a bool, got 'string'"]]);
+    expect(await count(RouteEntity, ws)).toBe(1);
+
+    // Limit scopes: key expressions must yield a scalar.
+    const rate = (expr: string) =>
+      svc().createRateLimit(
+        create(CreateRateLimitRequestSchema, {
+          gatewayId: gw.id,
+          rateLimit: { name: 'per-user', unit: RateLimitUnit.REQUESTS, limit: 10n, window: RateLimitWindow.MINUTE, scope: exprScope(expr) },
+        }),
+        t.root,
+      );
+    expect(await violations(rate('request.headers'))).toEqual([
+      ['rate_limit.scope.expr', 'INVALID_CEL', "1:1: must evaluate to a string, int, uint, double or bool (a limit key), got 'map<string, string>'"],
+    ]);
+    expect(await violations(rate('request.headers["x-user-id"'))).toEqual([['rate_limit.scope.expr', 'INVALID_CEL', '1:28: Expected RBRACKET, got EOF']]);
+    const perUser = (await rate('request.headers["x-user-id"]')).rateLimit!;
+    const rescoped = create(UpdateRateLimitRequestSchema, { rateLimit: { id: perUser.id, scope: exprScope('workspace.id') }, updateMask: mask('scope') });
+    expect(await violations(svc().updateRateLimit(rescoped, t.root))).toEqual([['rate_limit.scope.expr', 'INVALID_CEL', '1:11: No such key: id']]);
+
+    const spend = (expr: string) =>
+      svc().createSpendLimit(
+        create(CreateSpendLimitRequestSchema, {
+          workspaceId: ws,
+          spendLimit: { name: 'per-team', amountMicros: 1n, period: SpendPeriod.DAILY, enforcement: SpendEnforcement.BLOCK, scope: exprScope(expr) },
+        }),
+        t.root,
+      );
+    expect(await violations(spend('key.metadata["team"] + 1'))).toEqual([['spend_limit.scope.expr', 'INVALID_CEL', '1:22: no such overload: string + int']]);
+    expect((await spend('key.metadata["team"] + ":" + request.model')).spendLimit?.scope?.kind).toEqual({ case: 'expr', value: 'key.metadata["team"] + ":" + request.model' });
+  });
+
   it('caps a gateway at 256 routes', async () => {
     const ws = await workspace('gw-route-cap');
     await provider(ws, 'openai', ['gpt-4o']);
@@ -752,6 +815,13 @@ describe.each(DIALECTS)('GatewayService on %s', (dialect) => {
     validatePool(v, 'gateways[0].routes[2].pool', undefined, known);
     validateScope(v, 'limits[0].scope', create(LimitScopeSchema, { kind: { case: 'key', value: false } }), ['key']);
     validateScope(v, 'limits[1].scope', create(LimitScopeSchema, { kind: { case: 'expr', value: 'key.name' } }), ['expr']);
-    expect(v.list.map((x) => x.field)).toEqual(['gateways[0].routes[1].pool.members[0].model', 'gateways[0].routes[2].pool', 'limits[0].scope.key']);
+    validateScope(v, 'limits[2].scope', create(LimitScopeSchema, { kind: { case: 'expr', value: 'key.nope' } }), ['expr']);
+    expect(v.list.map((x) => x.field)).toEqual([
+      'gateways[0].routes[1].pool.members[0].model',
+      'gateways[0].routes[2].pool',
+      'limits[0].scope.key',
+      'limits[2].scope.expr',
+    ]);
+    expect(v.list[3]).toEqual({ field: 'limits[2].scope.expr', description: '1:5: No such key: nope', reason: 'INVALID_CEL' });
   });
 });

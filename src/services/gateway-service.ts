@@ -56,6 +56,7 @@ import {
   type Route,
   type SpendLimit,
 } from '../gen/sluice/v1/gateway_pb.js';
+import { checkCel, formatCelProblem, MAX_CEL_LENGTH, MAX_KEY_EXPR_LENGTH, type CelExpected, type CelSurface } from '../policy/cel.js';
 import { newId } from '../security/tokens.js';
 import { resolveWorkspaceId, visibleOr404, type CallContext } from './context.js';
 import { enumFromSlug, enumSlug } from './enums.js';
@@ -69,9 +70,6 @@ const ROUTE_MUTABLE = ['priority', 'condition', 'pool', 'fallbacks', 'enabled'] 
 const RATE_LIMIT_MUTABLE = ['unit', 'limit', 'window', 'burst', 'scope', 'on_store_failure'] as const;
 const SPEND_LIMIT_MUTABLE = ['amount_micros', 'period', 'enforcement', 'warn_at', 'scope', 'on_store_failure'] as const;
 
-/** Longest CEL source accepted for conditions, selectors and authorization rules. */
-const MAX_CEL_LENGTH = 4096;
-const MAX_SCOPE_EXPR_LENGTH = 1024;
 const MAX_TAGS = 32;
 const MAX_BLOCKED_TOOLS = 256;
 const MAX_ROUTES = 256;
@@ -219,6 +217,28 @@ function optionalEnum(v: Violations, field: string, value: number, names: Record
 }
 
 /**
+ * Checks a CEL expression as it will be compiled: within `maxLength`, then
+ * parsed and type-checked for `expected` (see `checkCel`). A blank optional
+ * expression means "none" and passes. A failure is one `INVALID_CEL`
+ * violation at `field`, described as `line:column: reason`.
+ */
+function validateCel(
+  v: Violations,
+  field: string,
+  source: string,
+  expected: CelExpected,
+  options: { maxLength: number; surface?: CelSurface },
+): void {
+  if (source.length > options.maxLength) {
+    v.maxLength(field, source, options.maxLength);
+    return;
+  }
+  if (!source.trim()) return;
+  const checked = checkCel(source, expected, options.surface);
+  if (!checked.ok) v.add(field, formatCelProblem(checked), 'INVALID_CEL');
+}
+
+/**
  * Checks a pool (`pool` may be undefined: it is then reported as required at
  * `prefix`). Members must name a provider of `known` and one of its models.
  * Violations are added under `prefix`, e.g. `route.pool.members[0].provider`.
@@ -250,7 +270,8 @@ export function validatePool(v: Violations, prefix: string, pool: Pool | undefin
 /**
  * Checks a limit scope against the kinds allowed where it is used (rate
  * limits: gateway/key/expr; budgets add workspace). The scope itself is
- * reported at `field`, an expression at `${field}.expr`.
+ * reported at `field`, an expression at `${field}.expr`, where it must
+ * type-check as a limit key (a scalar; see `checkCel`).
  */
 export function validateScope(v: Violations, field: string, scope: LimitScope | undefined, allowed: readonly ScopeDoc['kind'][]): void {
   const kind = scope?.kind;
@@ -259,7 +280,7 @@ export function validateScope(v: Violations, field: string, scope: LimitScope | 
   } else if (!allowed.includes(kind.case)) {
     v.add(field, `scope "${kind.case}" is not allowed here; use one of ${allowed.join(', ')}`, 'INVALID');
   } else if (kind.case === 'expr') {
-    if (v.required(`${field}.expr`, kind.value.trim())) v.maxLength(`${field}.expr`, kind.value, MAX_SCOPE_EXPR_LENGTH);
+    if (v.required(`${field}.expr`, kind.value.trim())) validateCel(v, `${field}.expr`, kind.value, 'key', { maxLength: MAX_KEY_EXPR_LENGTH });
   } else if (!kind.value) {
     v.add(`${field}.${kind.case}`, 'must be true to select this scope', 'INVALID');
   }
@@ -286,7 +307,7 @@ function checkGateway(v: Violations, g: Gateway, paths: ReadonlySet<string>, kno
     });
     flagDuplicates(v, 'gateway.models', g.models);
   }
-  if (paths.has('model_selector')) v.maxLength('gateway.model_selector', g.modelSelector, MAX_CEL_LENGTH);
+  if (paths.has('model_selector')) validateCel(v, 'gateway.model_selector', g.modelSelector, 'string', { maxLength: MAX_CEL_LENGTH });
   if (paths.has('mcp') && g.mcp) {
     maxItems(v, 'gateway.mcp.blocked_tools', g.mcp.blockedTools, MAX_BLOCKED_TOOLS);
     g.mcp.blockedTools.forEach((pattern, i) => {
@@ -294,7 +315,7 @@ function checkGateway(v: Violations, g: Gateway, paths: ReadonlySet<string>, kno
         v.add(`gateway.mcp.blocked_tools[${i}]`, 'must be "server:tool", "server:*" or "*:tool"', 'INVALID_FORMAT');
       }
     });
-    v.maxLength('gateway.mcp.authorization', g.mcp.authorization, MAX_CEL_LENGTH);
+    validateCel(v, 'gateway.mcp.authorization', g.mcp.authorization, 'bool', { maxLength: MAX_CEL_LENGTH, surface: 'mcp' });
   }
 }
 
@@ -312,7 +333,7 @@ function gatewayColumns(g: Gateway, paths: ReadonlySet<string>): Partial<Gateway
 
 function checkRoute(v: Violations, r: Route, paths: ReadonlySet<string>, known: KnownModels): void {
   if (paths.has('priority')) v.range('route.priority', r.priority, -1_000_000, 1_000_000);
-  if (paths.has('condition')) v.maxLength('route.condition', r.condition, MAX_CEL_LENGTH);
+  if (paths.has('condition')) validateCel(v, 'route.condition', r.condition, 'bool', { maxLength: MAX_CEL_LENGTH });
   if (paths.has('pool')) validatePool(v, 'route.pool', r.pool, known);
   if (paths.has('fallbacks')) {
     maxItems(v, 'route.fallbacks', r.fallbacks, MAX_FALLBACKS);
