@@ -136,11 +136,12 @@ async function send(
  */
 export async function forward(ctx: ProxyContext, sink: ClientSink, runtime: PoolRuntime): Promise<void> {
   const workspace = ctx.key!.workspace;
-  const clientGone = new AbortController();
+  const client: ClientState = { gone: false };
   sink.raw.once('close', () => {
     if (!sink.raw.writableFinished) {
       ctx.clientAborted = true;
-      clientGone.abort(new UpstreamTransportError('aborted', 'client closed the connection'));
+      client.gone = true;
+      client.attempt?.abort(new UpstreamTransportError('aborted', 'client closed the connection'));
     }
   });
   let lastError: SluiceError | undefined;
@@ -162,7 +163,7 @@ export async function forward(ctx: ProxyContext, sink: ClientSink, runtime: Pool
         pending.record.fallbackReason = pending.reason;
         pending = undefined;
       }
-      const result = await attempt(ctx, sink, runtime, clientGone.signal, pool, member, provider, factory());
+      const result = await attempt(ctx, sink, runtime, client, pool, member, provider, factory());
       if (result.kind === 'done') return;
       lastError = result.error;
       if (result.kind === 'retry_credential' && provider.credentials.length > 1 && credentialTry === 0) {
@@ -182,6 +183,12 @@ export async function forward(ctx: ProxyContext, sink: ClientSink, runtime: Pool
   throw new SluiceError('unavailable', 'no pool member is available', { details: { code: 'no_available_member' } });
 }
 
+/** Whether the client is still there, and the attempt to abort when it leaves. */
+interface ClientState {
+  gone: boolean;
+  attempt?: AbortController;
+}
+
 type AttemptResult =
   | { kind: 'done' }
   /** A trigger the pool falls back on: try the next member. */
@@ -196,7 +203,7 @@ async function attempt(
   ctx: ProxyContext,
   sink: ClientSink,
   runtime: PoolRuntime,
-  clientGone: AbortSignal,
+  client: ClientState,
   pool: Pool,
   member: PoolMember,
   provider: RuntimeProvider,
@@ -206,9 +213,10 @@ async function attempt(
   const call = translator.request({ ...ctx.body }, { model: member.model, stream: ctx.stream, created: Math.floor(started / 1000) });
   const credential = runtime.credentials.next(provider.id, provider.credentials);
   const timeoutMs = pool.attemptTimeoutMs || provider.timeoutMs;
+  // One controller per attempt, aborted by the attempt timeout or by the client going away.
+  if (client.gone) return { kind: 'done' };
   const controller = new AbortController();
-  const onClientGone = () => controller.abort(clientGone.reason);
-  clientGone.addEventListener('abort', onClientGone, { once: true });
+  client.attempt = controller;
   const timer = setTimeout(() => controller.abort(new UpstreamTransportError('timeout', 'attempt timed out')), timeoutMs);
   const record: AttemptRecord = { provider: member.provider, model: member.model, status: 0, latencyMs: 0 };
   ctx.attempts.push(record);
@@ -220,7 +228,7 @@ async function attempt(
       res = await send(ctx, provider, call, credential, controller.signal, timeoutMs);
     } catch (err) {
       record.latencyMs = Date.now() - started;
-      if (clientGone.aborted) {
+      if (client.gone) {
         runtime.health.release(member.key);
         return { kind: 'done' };
       }
@@ -258,13 +266,16 @@ async function attempt(
     }
     ctx.served = { provider: member.provider, model: member.model };
     if (!ctx.stream) {
-      const translated = translator.response(parseJson(await readBody(res.body)));
+      const text = await readBody(res.body);
+      const parsed = parseJson(text);
+      const translated = translator.response(parsed);
       record.latencyMs = Date.now() - started;
       runtime.health.recordSuccess(member.key, record.latencyMs);
       ctx.usage = translated.usage;
       ctx.status = 200;
       ctx.firstByteAt = Date.now();
-      const payload = JSON.stringify(translated.body);
+      // A passthrough translator hands back the very object it was given: send the upstream's bytes as they came.
+      const payload = translated.body === parsed ? text : JSON.stringify(translated.body);
       sink.raw.writeHead(200, { ...sink.baseHeaders(), ...servedHeaders(ctx), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
       sink.raw.end(payload);
       return { kind: 'done' };
@@ -282,7 +293,7 @@ async function attempt(
     return { kind: 'done' };
   } finally {
     clearTimeout(timer);
-    clientGone.removeEventListener('abort', onClientGone);
+    client.attempt = undefined;
   }
 }
 
