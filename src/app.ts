@@ -5,7 +5,7 @@
  * Connect and tRPC each install their own body parsers, so each lives in its
  * own encapsulated `register` scope.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { registerConnectServices } from './control/connect/connect-routes.js';
@@ -29,8 +29,11 @@ export interface AppOptions {
   deps: ServiceDeps;
   snapshots: SnapshotStore;
   logLevel?: EnvConfig['logLevel'];
-  /** Policy and observability hooks; defaults log each settled request. */
-  hooks?: PipelineHooks;
+  /**
+   * Policy and observability hooks, or a function building them from the app's logger; defaults
+   * log each settled request.
+   */
+  hooks?: PipelineHooks | ((log: FastifyBaseLogger) => PipelineHooks);
 }
 
 /** Builds the app (not listening). The caller owns `deps` and closes them after the app. */
@@ -77,7 +80,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(proxyRoutes, {
     snapshots: options.snapshots,
     runtime: { health, selector: new PoolSelector(health), credentials: new CredentialRotation() },
-    hooks: options.hooks ?? { settle: settleLog(app.log) },
+    hooks: typeof options.hooks === 'function' ? options.hooks(app.log) : (options.hooks ?? { settle: settleLog(app.log) }),
   });
 
   return app;

@@ -1,12 +1,13 @@
 /**
  * Process start-up shared by `sluice serve` and the end-to-end tests: open
  * and migrate the database, load the master key, make sure a root token
- * exists, optionally apply a config file, seed the demo workspace, and build
- * the app.
+ * exists, optionally apply a config file, seed the demo workspace, open the
+ * rate and spend counters (Redis with `REDIS_URL`, else in memory), and build
+ * the app with the limit hooks.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { EnvConfig } from './config/env.js';
 import { migrate, openOrm, type Orm } from './db/orm.js';
@@ -17,6 +18,12 @@ import type { ServiceDeps } from './services/store.js';
 import { seedDemoWorkspace } from './demo.js';
 import { SnapshotStore } from './config/snapshot-store.js';
 import type { PipelineHooks } from './policy/pipeline.js';
+import { createMemoryCounterStore, createRedisCounterStore, type CounterStore } from './policy/counters/index.js';
+import { createLimitHooks, throttled } from './policy/limits/index.js';
+import { settleLog } from './proxy/settle-log.js';
+
+/** How long start-up waits for Redis before serving anyway (limits then follow `on_store_failure`). */
+const REDIS_READY_TIMEOUT_MS = 1000;
 
 /** Where start-up messages go (stdout for the CLI, a buffer in tests). */
 export type Announce = (line: string) => void;
@@ -25,11 +32,40 @@ export interface Sluice {
   app: FastifyInstance;
   deps: ServiceDeps;
   snapshots: SnapshotStore;
-  /** Closes the HTTP server, then the database. */
+  /** The rate-limit and budget counters the pipeline uses. */
+  counters: CounterStore;
+  /** Closes the HTTP server, then the counters, then the database. */
   close(): Promise<void>;
 }
 
-/** Opens storage and builds the app; `afterDeps` runs before the app is built (config-file apply). */
+/**
+ * Opens the counters (Redis when `env.redisUrl` is set, else in memory): a Redis that does not
+ * answer within a second is reported and the process starts anyway, reconnecting in the
+ * background. Connection errors are logged at most every 10 s.
+ */
+async function openCounters(env: EnvConfig, announce: Announce, logger: () => FastifyBaseLogger | undefined): Promise<CounterStore> {
+  if (!env.redisUrl) return createMemoryCounterStore();
+  const where = new URL(env.redisUrl).host;
+  const onConnectionError = throttled(10_000, (suppressed: number, err: Error) => {
+    const log = logger();
+    if (log) log.warn({ err, suppressed }, `counters: Redis ${where} connection error`);
+    else announce(`counters: Redis ${where} connection error: ${err.message}`);
+  });
+  const store = createRedisCounterStore({ url: env.redisUrl, onConnectionError });
+  try {
+    await store.whenReady(REDIS_READY_TIMEOUT_MS);
+    announce(`counters: Redis ${where}`);
+  } catch {
+    announce(`counters: Redis ${where} is not reachable yet; limits follow their on_store_failure setting until it is`);
+  }
+  return store;
+}
+
+/**
+ * Opens storage and builds the app; `afterDeps` runs before the app is built (config-file apply).
+ * The pipeline enforces the snapshot's rate limits and budgets; `hooks` replaces the `rateLimit` or
+ * `spendLimit` hook it sets, and its `settle` replaces the request log that runs after settlement.
+ */
 export async function startSluice(
   env: EnvConfig,
   announce: Announce,
@@ -37,6 +73,7 @@ export async function startSluice(
   hooks?: PipelineHooks,
 ): Promise<Sluice> {
   const orm: Orm = await openOrm(env.database);
+  let counters: CounterStore | undefined;
   try {
     const applied = await migrate(orm);
     if (applied.length) announce(`database: applied migrations ${applied.join(', ')}`);
@@ -63,18 +100,32 @@ export async function startSluice(
       for (const line of demo) announce(line);
     }
     await snapshots.load();
-    const app = await buildApp({ deps, snapshots, logLevel: env.logLevel, hooks });
+    let appLog: FastifyBaseLogger | undefined;
+    const store = (counters = await openCounters(env, announce, () => appLog));
+    const app = await buildApp({
+      deps,
+      snapshots,
+      logLevel: env.logLevel,
+      hooks: (log) => {
+        appLog = log;
+        const limits = createLimitHooks({ store, log, next: hooks?.settle ?? settleLog(log) });
+        return { rateLimit: hooks?.rateLimit ?? limits.rateLimit, spendLimit: hooks?.spendLimit ?? limits.spendLimit, settle: limits.settle };
+      },
+    });
     return {
       app,
       deps,
       snapshots,
+      counters: store,
       async close() {
         snapshots.stop();
         await app.close();
+        await store.close();
         await orm.close(true);
       },
     };
   } catch (err) {
+    await counters?.close();
     await orm.close(true);
     throw err;
   }

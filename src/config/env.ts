@@ -15,6 +15,8 @@ export interface EnvConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Seed the labelled demo workspace when no provider exists: `auto` (default) or `off`. */
   demo: 'auto' | 'off';
+  /** `REDIS_URL`: rate and spend counters shared by every replica; unset keeps them in this process. */
+  redisUrl?: string;
 }
 
 export class EnvConfigError extends Error {
@@ -42,6 +44,7 @@ export function readEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`SLUICE_LOG_LEVEL: one of ${LOG_LEVELS.join(', ')}`);
   const demo = (env.SLUICE_DEMO ?? 'auto') as EnvConfig['demo'];
   if (demo !== 'auto' && demo !== 'off') problems.push('SLUICE_DEMO: "auto" or "off"');
+  if (env.REDIS_URL && !/^rediss?:\/\/[^/]/.test(env.REDIS_URL)) problems.push('REDIS_URL: must start with redis:// or rediss://');
   if (env.SLUICE_ADMIN_TOKEN && env.SLUICE_ADMIN_TOKEN.length < 16) problems.push('SLUICE_ADMIN_TOKEN: at least 16 characters');
   if (problems.length) throw new EnvConfigError(problems);
   return {
@@ -53,5 +56,6 @@ export function readEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     masterKey: env.SLUICE_MASTER_KEY || undefined,
     logLevel,
     demo,
+    redisUrl: env.REDIS_URL || undefined,
   };
 }

@@ -11,7 +11,9 @@ import {
   ModelEntity,
   ProviderCredentialEntity,
   ProviderEntity,
+  RateLimitEntity,
   RouteEntity,
+  SpendLimitEntity,
   WorkspaceEntity,
   type PoolDoc,
   type PriceOverride,
@@ -20,6 +22,7 @@ import type { Pool, PoolStrategy, FallbackTrigger } from '../llm/pool/types.js';
 import { compileCel, type CompiledCel } from '../policy/cel.js';
 import { costPerMtokMicros } from '../observability/pricing/cost.js';
 import { priceFor, type ModelPrice } from '../observability/pricing/price-catalogue.js';
+import { limitsReadBody, toRuntimeRateLimit, toRuntimeSpendLimit, type RuntimeRateLimit, type RuntimeSpendLimit } from '../policy/limits/config.js';
 import type { SecretBox } from '../security/secret-box.js';
 
 /** Provider types, as stored. */
@@ -72,8 +75,13 @@ export interface RuntimeGateway {
   modelList: RuntimeModel[];
   modelSelector?: CompiledCel;
   routes: RuntimeRoute[];
-  /** Whether any expression of the gateway reads the request body. */
+  /** Whether any expression of the gateway (limit scopes included) reads the request body. */
   readsBody: boolean;
+  rateLimits: RuntimeRateLimit[];
+  /** This gateway's budgets (the workspace-wide ones are on `workspace`). */
+  spendLimits: RuntimeSpendLimit[];
+  /** Every model a request on this gateway can be served by (its models and its routes' members), by public name: for pricing. */
+  pricedModels: Map<string, RuntimeModel>;
 }
 
 export interface RuntimeWorkspace {
@@ -81,6 +89,8 @@ export interface RuntimeWorkspace {
   name: string;
   gateways: Map<string, RuntimeGateway>;
   providers: Map<string, RuntimeProvider>;
+  /** Workspace-wide budgets (no gateway), applying to every gateway's requests. */
+  spendLimits: RuntimeSpendLimit[];
 }
 
 export interface RuntimeApiKey {
@@ -107,7 +117,7 @@ export interface RuntimeSnapshot {
 
 /** Reads every config table and compiles the snapshot. */
 export async function buildSnapshot(em: EntityManager, secrets: SecretBox, version: bigint, env: NodeJS.ProcessEnv = process.env): Promise<RuntimeSnapshot> {
-  const [workspaces, providers, credentials, models, gateways, routes, keys] = await Promise.all([
+  const [workspaces, providers, credentials, models, gateways, routes, keys, rateLimits, spendLimits] = await Promise.all([
     em.find(WorkspaceEntity, {}),
     em.find(ProviderEntity, {}),
     em.find(ProviderCredentialEntity, { enabled: true }, { orderBy: { id: 'asc' } }),
@@ -115,10 +125,12 @@ export async function buildSnapshot(em: EntityManager, secrets: SecretBox, versi
     em.find(GatewayEntity, {}),
     em.find(RouteEntity, { enabled: true }),
     em.find(ApiKeyEntity, {}),
+    em.find(RateLimitEntity, {}, { orderBy: { id: 'asc' } }),
+    em.find(SpendLimitEntity, {}, { orderBy: { id: 'asc' } }),
   ]);
   const problems: string[] = [];
   const wsById = new Map<string, RuntimeWorkspace>();
-  for (const w of workspaces) wsById.set(w.id, { id: w.id, name: w.name, gateways: new Map(), providers: new Map() });
+  for (const w of workspaces) wsById.set(w.id, { id: w.id, name: w.name, gateways: new Map(), providers: new Map(), spendLimits: [] });
 
   const providerById = new Map<string, RuntimeProvider>();
   for (const p of providers) {
@@ -171,30 +183,63 @@ export async function buildSnapshot(em: EntityManager, secrets: SecretBox, versi
 
   const routesByGateway = new Map<string, typeof routes>();
   for (const r of routes) routesByGateway.set(r.gatewayId, [...(routesByGateway.get(r.gatewayId) ?? []), r]);
+  const wsNameById = new Map(workspaces.map((w) => [w.id, w.name]));
+  const limitCompiler = (where: string) => (what: string, source: string): CompiledCel | undefined => {
+    try {
+      return compileCel(source);
+    } catch (err) {
+      problems.push(`${where} ${what}: ${(err as Error).message.split('\n')[0]}`);
+      return undefined;
+    }
+  };
+  const rateLimitsByGateway = new Map<string, RuntimeRateLimit[]>();
+  for (const row of rateLimits) {
+    const limit = toRuntimeRateLimit(row, limitCompiler(`workspace ${wsNameById.get(row.workspaceId)}`));
+    if (typeof limit === 'string') {
+      if (limit) problems.push(limit);
+    } else rateLimitsByGateway.set(row.gatewayId, [...(rateLimitsByGateway.get(row.gatewayId) ?? []), limit]);
+  }
+  const spendLimitsByGateway = new Map<string, RuntimeSpendLimit[]>();
+  for (const row of spendLimits) {
+    const budget = toRuntimeSpendLimit(row, limitCompiler(`workspace ${wsNameById.get(row.workspaceId)}`));
+    if (typeof budget === 'string') {
+      if (budget) problems.push(budget);
+    } else if (row.gatewayId) spendLimitsByGateway.set(row.gatewayId, [...(spendLimitsByGateway.get(row.gatewayId) ?? []), budget]);
+    else wsById.get(row.workspaceId)?.spendLimits.push(budget);
+  }
 
   for (const g of gateways) {
     const ws = wsById.get(g.workspaceId);
     if (!ws) continue;
     const all = modelsByWorkspace.get(g.workspaceId) ?? [];
     const allowed = g.models.length ? all.filter((m) => g.models.includes(m.publicName)) : all;
-    const compile = (what: string, source: string): CompiledCel | undefined => {
+    /** Compiles an expression; `null` when it does not compile (reported in `problems`). */
+    const compile = <T>(what: string, source: string, build: (source: string) => T): T | undefined | null => {
       if (!source.trim()) return undefined;
       try {
-        return compileCel(source);
+        return build(source);
       } catch (err) {
         problems.push(`gateway ${ws.name}/${g.name} ${what}: ${(err as Error).message.split('\n')[0]}`);
-        return undefined;
+        return null;
       }
     };
     const gwRoutes: RuntimeRoute[] = (routesByGateway.get(g.id) ?? [])
       .sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((r) => ({
-        id: r.id,
-        name: r.name,
-        condition: compile(`route ${r.name}`, r.condition),
-        pools: [r.pool, ...r.fallbacks].map((doc, i) => toPool(`${r.id}#${i}`, doc, ws, all)),
-      }));
-    const modelSelector = compile('model_selector', g.modelSelector);
+      .flatMap((r) => {
+        const condition = compile(`route ${r.name}`, r.condition, (src) => compileCel(src, 'bool'));
+        // A condition that no longer compiles must never match: the route drops out.
+        if (condition === null) return [];
+        return [{ id: r.id, name: r.name, condition, pools: [r.pool, ...r.fallbacks].map((doc, i) => toPool(`${r.id}#${i}`, doc, ws, all)) }];
+      });
+    // A selector that no longer compiles is ignored: requests keep the model they asked for.
+    const modelSelector = compile('model_selector', g.modelSelector, (src) => compileCel(src, 'string')) ?? undefined;
+    const gwRateLimits = rateLimitsByGateway.get(g.id) ?? [];
+    const gwSpendLimits = spendLimitsByGateway.get(g.id) ?? [];
+    const pricedModels = new Map(allowed.map((m) => [m.publicName, m]));
+    for (const member of gwRoutes.flatMap((r) => r.pools.flatMap((p) => p.members))) {
+      const model = all.find((m) => m.provider.name === member.provider && m.name === member.model);
+      if (model) pricedModels.set(model.publicName, model);
+    }
     ws.gateways.set(g.name, {
       id: g.id,
       name: g.name,
@@ -203,7 +248,12 @@ export async function buildSnapshot(em: EntityManager, secrets: SecretBox, versi
       modelList: allowed,
       modelSelector,
       routes: gwRoutes,
-      readsBody: Boolean(modelSelector?.readsBody || gwRoutes.some((r) => r.condition?.readsBody)),
+      readsBody: Boolean(
+        modelSelector?.readsBody || gwRoutes.some((r) => r.condition?.readsBody) || limitsReadBody([...gwRateLimits, ...gwSpendLimits, ...ws.spendLimits]),
+      ),
+      rateLimits: gwRateLimits,
+      spendLimits: gwSpendLimits,
+      pricedModels,
     });
   }
 

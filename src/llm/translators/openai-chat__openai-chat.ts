@@ -161,6 +161,11 @@ export function createOpenAIChatToOpenAIChat(): Translator {
         doneSent = true;
         return [event];
       }
+      // Hot path: a chunk that carries no usage object is forwarded without parsing it.
+      if (!event.data.includes('"usage"')) return [event];
+      if (event.data.endsWith(',"usage":null}')) {
+        return clientWantsUsage ? [event] : [{ ...event, data: `${event.data.slice(0, -',"usage":null}'.length)}}` }];
+      }
       const chunk = parseJson(event.data);
       if (!isObject(chunk)) return [event];
       const { choices, usage: wire } = chunk as ChunkPassthrough;
