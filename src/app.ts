@@ -23,6 +23,7 @@ import { MemberHealth } from './llm/pool/health.js';
 import { PoolSelector } from './llm/pool/select.js';
 import type { PipelineHooks } from './policy/pipeline.js';
 import { proxyRoutes } from './proxy/routes.js';
+import { registerMcpRoutes } from './mcp/index.js';
 import { settleLog } from './proxy/settle-log.js';
 
 export interface AppOptions {
@@ -82,6 +83,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     runtime: { health, selector: new PoolSelector(health), credentials: new CredentialRotation() },
     hooks: typeof options.hooks === 'function' ? options.hooks(app.log) : (options.hooks ?? { settle: settleLog(app.log) }),
   });
+  // MCP sits in its own scope, outside the Connect and tRPC body parsers.
+  await registerMcpRoutes(app, { snapshots: options.snapshots, orm: deps.orm, secrets: deps.secrets });
 
   return app;
 }
