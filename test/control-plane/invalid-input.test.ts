@@ -4,8 +4,8 @@
  * written.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, toJson, type DescService } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import { Code } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { bearerAuth, createSluiceClient, fieldViolations, type SluiceClient } from '@sluice/client';
 import { ApiKeyService } from '@sluice/client/gen/api_key';
@@ -15,7 +15,8 @@ import { McpServerService, McpTransport } from '@sluice/client/gen/mcp_server';
 import { MetricsService } from '@sluice/client/gen/metrics';
 import { ProviderService, ProviderType } from '@sluice/client/gen/provider';
 import { WorkspaceService } from '@sluice/client/gen/workspace';
-import { createSluiceTrpcClient, sluiceErrorData } from '@sluice/trpc-client';
+import { sluiceErrorData } from '@sluice/trpc-client';
+import { allRpcNames, connectError, trpcError } from '../helpers/rpc.js';
 import { DIALECTS } from '../helpers/database.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
 
@@ -153,16 +154,6 @@ function cases(x: Ids): Case[] {
   ];
 }
 
-const TRPC_DOMAIN: Record<string, string> = {
-  'sluice.v1.WorkspaceService': 'workspace',
-  'sluice.v1.ProviderService': 'provider',
-  'sluice.v1.GatewayService': 'gateway',
-  'sluice.v1.ApiKeyService': 'apiKey',
-  'sluice.v1.McpServerService': 'mcpServer',
-  'sluice.v1.LogService': 'log',
-  'sluice.v1.MetricsService': 'metrics',
-};
-
 async function snapshot(client: SluiceClient, x: Ids): Promise<unknown> {
   const parts = await Promise.all([
     client.workspaces.listWorkspaces({}),
@@ -193,36 +184,23 @@ describe.each(DIALECTS)('invalid input on %s', (dialect) => {
 
   it('covers every RPC of every service', () => {
     const covered = new Set(cases(x).map((c) => `${c.service.typeName}.${c.method}`));
-    const services = [WorkspaceService, ProviderService, GatewayService, ApiKeyService, McpServerService, LogService, MetricsService];
-    const all = services.flatMap((svc) => svc.methods.map((m) => `${svc.typeName}.${m.localName}`));
+    const all = allRpcNames();
     expect(all.filter((n) => !covered.has(n))).toEqual([]);
   });
 
   it('names the field on Connect and tRPC alike and writes nothing', async () => {
     const before = await snapshot(root, x);
     const transport = createConnectTransport({ baseUrl: s.baseUrl, interceptors: [bearerAuth(s.rootToken)] });
-    const trpc = createSluiceTrpcClient({ baseUrl: s.baseUrl, token: s.rootToken }) as unknown as Record<string, Record<string, Record<string, (input: unknown) => Promise<unknown>>>>;
     const failures: string[] = [];
     for (const c of cases(x)) {
       const label = `${c.service.name}.${c.method}`;
-      const client = createClient(c.service, transport) as unknown as Record<string, (req: unknown) => Promise<unknown>>;
-      const err = await client[c.method]!(c.request).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await connectError(transport, c.service, c.method, c.request);
       const fields = err ? fieldViolations(err).map((v) => v.field) : [];
       if (err?.code !== Code.InvalidArgument || !fields.includes(c.field)) {
         failures.push(`connect ${label}: expected invalid_argument on ${c.field}, got ${err ? `${Code[err.code]} ${JSON.stringify(fields)} ${err.rawMessage}` : 'success'}`);
         continue;
       }
-      const methodDesc = c.service.methods.find((m) => m.localName === c.method)!;
-      const input = toJson(methodDesc.input, create(methodDesc.input, c.request as never));
-      const proc = trpc[TRPC_DOMAIN[c.service.typeName]!]![c.method]!;
-      const call = /^(get|list|query)[A-Z]/.test(c.method) ? proc.query! : proc.mutate!;
-      const terr = await call(input).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const terr = await trpcError(s.baseUrl, s.rootToken, c.service, c.method, c.request);
       const data = sluiceErrorData(terr);
       if ((terr as { data?: { code?: string } })?.data?.code !== 'BAD_REQUEST' || JSON.stringify(data?.fieldViolations.map((v) => v.field)) !== JSON.stringify(fields)) {
         failures.push(`trpc ${label}: ${JSON.stringify(data)}`);

@@ -6,8 +6,8 @@
  * `permission_denied`. Afterwards the other workspace is unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, toJson, type DescService } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import { Code } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { bearerAuth, createSluiceClient, type SluiceClient } from '@sluice/client';
 import { ApiKeyService } from '@sluice/client/gen/api_key';
@@ -17,7 +17,8 @@ import { McpServerService, McpTransport } from '@sluice/client/gen/mcp_server';
 import { MetricsService } from '@sluice/client/gen/metrics';
 import { ProviderService, ProviderType } from '@sluice/client/gen/provider';
 import { WorkspaceService } from '@sluice/client/gen/workspace';
-import { createSluiceTrpcClient, sluiceErrorData } from '@sluice/trpc-client';
+import { sluiceErrorData } from '@sluice/trpc-client';
+import { allRpcNames, connectError, trpcError } from '../helpers/rpc.js';
 import { DIALECTS } from '../helpers/database.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
 
@@ -179,16 +180,6 @@ function cases(b: Seeded): Case[] {
 }
 
 const CONNECT_KIND: Record<Expect, Code> = { not_found: Code.NotFound, permission_denied: Code.PermissionDenied };
-const TRPC_DOMAIN: Record<string, string> = {
-  'sluice.v1.WorkspaceService': 'workspace',
-  'sluice.v1.ProviderService': 'provider',
-  'sluice.v1.GatewayService': 'gateway',
-  'sluice.v1.ApiKeyService': 'apiKey',
-  'sluice.v1.McpServerService': 'mcpServer',
-  'sluice.v1.LogService': 'log',
-  'sluice.v1.MetricsService': 'metrics',
-};
-
 /** A JSON snapshot of everything in a workspace, read as root. */
 async function snapshot(client: SluiceClient, b: Seeded): Promise<unknown> {
   const parts = await Promise.all([
@@ -221,36 +212,23 @@ describe.each(DIALECTS)('workspace isolation on %s', (dialect) => {
 
   it('covers every RPC of every service', () => {
     const covered = new Set(cases(b).map((c) => `${c.service.typeName}.${c.method}`));
-    const services = [WorkspaceService, ProviderService, GatewayService, ApiKeyService, McpServerService, LogService, MetricsService];
     // ListWorkspaces takes no workspace: the last test shows it lists only the token's own.
     // GetRequestLog addresses a log record by id; with no records yet it has nothing to leak.
     const elsewhere = ['sluice.v1.WorkspaceService.listWorkspaces', 'sluice.v1.LogService.getRequestLog'];
-    const all = services.flatMap((svc) => svc.methods.map((m) => `${svc.typeName}.${m.localName}`)).filter((n) => !elsewhere.includes(n));
+    const all = allRpcNames().filter((n) => !elsewhere.includes(n));
     expect(all.filter((n) => !covered.has(n))).toEqual([]);
   });
 
   it('refuses every cross-workspace call over Connect and tRPC and leaves the other workspace unchanged', async () => {
     const before = await snapshot(root, b);
     const transport = createConnectTransport({ baseUrl: s.baseUrl, interceptors: [bearerAuth(a.tokenSecret)] });
-    const trpc = createSluiceTrpcClient({ baseUrl: s.baseUrl, token: a.tokenSecret }) as unknown as Record<string, Record<string, Record<string, (input: unknown) => Promise<unknown>>>>;
     const failures: string[] = [];
     for (const c of cases(b)) {
       const label = `${c.service.name}.${c.method}`;
-      const client = createClient(c.service, transport) as unknown as Record<string, (req: unknown) => Promise<unknown>>;
-      const connectErr = await client[c.method]!(c.request).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const connectErr = await connectError(transport, c.service, c.method, c.request);
       if (connectErr?.code !== CONNECT_KIND[c.expect]) failures.push(`connect ${label}: ${connectErr ? connectErr.message : 'succeeded'}`);
 
-      const methodDesc = c.service.methods.find((m) => m.localName === c.method)!;
-      const input = toJson(methodDesc.input, create(methodDesc.input, c.request as never));
-      const proc = trpc[TRPC_DOMAIN[c.service.typeName]!]![c.method]!;
-      const call = /^(get|list|query)[A-Z]/.test(c.method) ? proc.query! : proc.mutate!;
-      const trpcErr = await call(input).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const trpcErr = await trpcError(s.baseUrl, a.tokenSecret, c.service, c.method, c.request);
       if (sluiceErrorData(trpcErr)?.kind !== c.expect) failures.push(`trpc ${label}: ${trpcErr ? (trpcErr as Error).message : 'succeeded'}`);
     }
     expect(failures).toEqual([]);

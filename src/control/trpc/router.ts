@@ -49,7 +49,7 @@ export type AppRouter = TRPCBuiltRouter<
 >;
 
 /** Domain router names by Protobuf service. */
-const DOMAIN_NAMES: Record<string, keyof AppRouter['_def']['record']> = {
+export const DOMAIN_NAMES: Record<string, keyof AppRouter['_def']['record']> = {
   'sluice.v1.WorkspaceService': 'workspace',
   'sluice.v1.ProviderService': 'provider',
   'sluice.v1.GatewayService': 'gateway',
