@@ -5,11 +5,7 @@
  * Nothing is parsed beyond fastify's JSON body parser; the body is
  * re-serialised for the upstream. Streaming answers are piped the same way.
  *
- *   node --import tsx test/bench/passthrough.ts --upstream=http://127.0.0.1:PORT [--port=0] [--als]
- *
- * `--als` (an experiment, not a default target) enables one AsyncLocalStorage
- * before serving, as MikroORM's TransactionContext does inside Sluice's process:
- * on Node 20 that turns on async hooks for every promise and socket.
+ *   node --import tsx test/bench/passthrough.ts --upstream=http://127.0.0.1:PORT [--port=0]
  *
  * Prints `{"port":N}` on stdout once listening on 127.0.0.1.
  */
@@ -25,10 +21,6 @@ function arg(name: string, fallback?: string): string {
 
 const upstream = arg('upstream').replace(/\/+$/, '');
 const port = Number(arg('port', '0'));
-if (process.argv.includes('--als')) {
-  const { AsyncLocalStorage } = await import('node:async_hooks');
-  new AsyncLocalStorage<object>().enterWith({});
-}
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 });
 
 const app = Fastify({ logger: false, keepAliveTimeout: 72_000, bodyLimit: 32 * 1024 * 1024 });
@@ -54,12 +46,4 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     void app.close().finally(() => process.exit(0));
   });
-}
-
-// Started by the runner (BENCH_PARENT_WATCH=1): exit if the runner dies without stopping us.
-if (process.env.BENCH_PARENT_WATCH === '1') {
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0);
-  }, 1000).unref();
 }

@@ -7,7 +7,7 @@
  * `windows` (monotonic µs, the clock of `process.hrtime`) restricts the
  * summary to samples taken inside them (the measured runs).
  *
- *   node --import tsx test/bench/profile.ts FILE.cpuprofile [sourcemaps.json]
+ *   node --import tsx test/bench/profile.ts FILE.cpuprofile [sourcemaps.json] [windows.json]
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
@@ -39,6 +39,8 @@ export interface ProfileSummary {
   idleMs: number;
   functions: { name: string; where: string; selfMs: number; share: number }[];
   modules: { module: string; selfMs: number; share: number }[];
+  /** Inclusive (self + callees) time of the project's own functions (src/, test/bench/). */
+  inclusive: { name: string; where: string; totalMs: number; share: number }[];
 }
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -107,6 +109,31 @@ export function summariseProfile(profilePath: string, sourceMapsPath?: string, w
     const m = moduleOf(f.url, f.functionName);
     mods.set(m, (mods.get(m) ?? 0) + us);
   }
+  // Inclusive time: a node's self time counted for it and for every ancestor, once per function.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, { name: string; where: string; total: number }>();
+  const whereCache = new Map<number, string>();
+  const whereOf = (id: number) => {
+    let w = whereCache.get(id);
+    if (w === undefined) whereCache.set(id, (w = where(byId.get(id)!.callFrame)));
+    return w;
+  };
+  for (const [id, us] of self) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      const w = whereOf(cur);
+      if (!/^(src|test\/bench)\//.test(w)) continue;
+      const key = `${f.functionName}|${w}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const e = incl.get(key) ?? { name: f.functionName || '(anonymous)', where: w, total: 0 };
+      e.total += us;
+      incl.set(key, e);
+    }
+  }
   const share = (us: number) => (busy ? us / busy : 0);
   return {
     busyMs: busy / 1000,
@@ -119,6 +146,10 @@ export function summariseProfile(profilePath: string, sourceMapsPath?: string, w
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([module, us]) => ({ module, selfMs: us / 1000, share: share(us) })),
+    inclusive: [...incl.values()]
+      .sort((a, b) => b.total - a.total)
+      .slice(0, top)
+      .map((f) => ({ name: f.name, where: f.where, totalMs: f.total / 1000, share: share(f.total) })),
   };
 }
 
@@ -137,15 +168,23 @@ export function profileMarkdown(s: ProfileSummary, title: string): string {
     '|---:|---:|---|',
     ...s.modules.map((m) => `| ${m.selfMs.toFixed(0)} ms | ${pct(m.share)} | ${m.module} |`),
     '',
+    'Inclusive time (self + callees) of Sluice\'s own functions:',
+    '',
+    '| total | share | function | where |',
+    '|---:|---:|---|---|',
+    ...s.inclusive.map((f) => `| ${f.totalMs.toFixed(0)} ms | ${pct(f.share)} | \`${f.name}\` | ${f.where} |`),
+    '',
   ];
   return lines.join('\n');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const [file, maps] = process.argv.slice(2);
+  const [file, maps, windowsFile] = process.argv.slice(2);
   if (!file) {
-    process.stderr.write('usage: node --import tsx test/bench/profile.ts FILE.cpuprofile [sourcemaps.json]\n');
+    process.stderr.write('usage: node --import tsx test/bench/profile.ts FILE.cpuprofile [sourcemaps.json] [windows.json]\n');
     process.exit(2);
   }
-  process.stdout.write(profileMarkdown(summariseProfile(file, maps), file) + '\n');
+  // windows.json (written by run.ts next to the profile): { "<label>": [[startUs, endUs], …], … }
+  const windows = windowsFile && existsSync(windowsFile) ? (JSON.parse(readFileSync(windowsFile, 'utf8')) as Record<string, [number, number][]>) : { 'whole profile': undefined };
+  for (const [label, w] of Object.entries(windows)) process.stdout.write(profileMarkdown(summariseProfile(file, maps, w ?? undefined), `${file}: ${label}`) + '\n');
 }

@@ -128,11 +128,3 @@ try {
   process.stderr.write(`sluice-server: ${(err as Error).stack ?? String(err)}\n`);
   shutdown(1);
 }
-
-// Started by the runner (BENCH_PARENT_WATCH=1): exit if the runner dies without stopping us.
-if (process.env.BENCH_PARENT_WATCH === '1') {
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0);
-  }, 1000).unref();
-}

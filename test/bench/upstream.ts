@@ -126,11 +126,3 @@ server.listen(port, '127.0.0.1', () => {
 });
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => server.close(() => process.exit(0)).closeAllConnections());
-
-// Started by the runner (BENCH_PARENT_WATCH=1): exit if the runner dies without stopping us.
-if (process.env.BENCH_PARENT_WATCH === '1') {
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0);
-  }, 1000).unref();
-}
