@@ -16,7 +16,7 @@ import { MetricsService } from '@sluice/client/gen/metrics';
 import { ProviderService, ProviderType } from '@sluice/client/gen/provider';
 import { WorkspaceService } from '@sluice/client/gen/workspace';
 import { sluiceErrorData } from '@sluice/trpc-client';
-import { allRpcNames, connectError, trpcError } from '../helpers/rpc.js';
+import { allRpcNames, configSnapshot, connectError, trpcError } from '../helpers/rpc.js';
 import { DIALECTS } from '../helpers/database.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
 
@@ -154,23 +154,6 @@ function cases(x: Ids): Case[] {
   ];
 }
 
-async function snapshot(client: SluiceClient, x: Ids): Promise<unknown> {
-  const parts = await Promise.all([
-    client.workspaces.listWorkspaces({}),
-    client.workspaces.listWorkspaceTokens({ workspaceId: x.workspaceId, showRevoked: true }),
-    client.providers.listProviders({ workspaceId: x.workspaceId }),
-    client.providers.listProviderCredentials({ providerId: x.providerId }),
-    client.providers.listModels({ workspaceId: x.workspaceId }),
-    client.gateways.listGateways({ workspaceId: x.workspaceId }),
-    client.gateways.listRoutes({ gatewayId: x.gatewayId }),
-    client.gateways.listRateLimits({ gatewayId: x.gatewayId }),
-    client.gateways.listSpendLimits({ workspaceId: x.workspaceId }),
-    client.apiKeys.listApiKeys({ workspaceId: x.workspaceId, showRevoked: true }),
-    client.mcpServers.listMcpServers({ workspaceId: x.workspaceId }),
-  ]);
-  return JSON.parse(JSON.stringify(parts, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
-}
-
 describe.each(DIALECTS)('invalid input on %s', (dialect) => {
   let s: RunningSluice;
   let x: Ids;
@@ -189,7 +172,7 @@ describe.each(DIALECTS)('invalid input on %s', (dialect) => {
   });
 
   it('names the field on Connect and tRPC alike and writes nothing', async () => {
-    const before = await snapshot(root, x);
+    const before = await configSnapshot(root, x);
     const transport = createConnectTransport({ baseUrl: s.baseUrl, interceptors: [bearerAuth(s.rootToken)] });
     const failures: string[] = [];
     for (const c of cases(x)) {
@@ -209,6 +192,6 @@ describe.each(DIALECTS)('invalid input on %s', (dialect) => {
       }
     }
     expect(failures).toEqual([]);
-    expect(await snapshot(root, x)).toEqual(before);
+    expect(await configSnapshot(root, x)).toEqual(before);
   });
 });

@@ -18,7 +18,7 @@ import { MetricsService } from '@sluice/client/gen/metrics';
 import { ProviderService, ProviderType } from '@sluice/client/gen/provider';
 import { WorkspaceService } from '@sluice/client/gen/workspace';
 import { sluiceErrorData } from '@sluice/trpc-client';
-import { allRpcNames, connectError, trpcError } from '../helpers/rpc.js';
+import { allRpcNames, configSnapshot, connectError, trpcError } from '../helpers/rpc.js';
 import { DIALECTS } from '../helpers/database.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
 
@@ -180,23 +180,6 @@ function cases(b: Seeded): Case[] {
 }
 
 const CONNECT_KIND: Record<Expect, Code> = { not_found: Code.NotFound, permission_denied: Code.PermissionDenied };
-/** A JSON snapshot of everything in a workspace, read as root. */
-async function snapshot(client: SluiceClient, b: Seeded): Promise<unknown> {
-  const parts = await Promise.all([
-    client.workspaces.getWorkspace({ id: b.workspaceId }),
-    client.workspaces.listWorkspaceTokens({ workspaceId: b.workspaceId, showRevoked: true }),
-    client.providers.listProviders({ workspaceId: b.workspaceId }),
-    client.providers.listModels({ workspaceId: b.workspaceId }),
-    client.gateways.listGateways({ workspaceId: b.workspaceId }),
-    client.gateways.listRoutes({ gatewayId: b.gatewayId }),
-    client.gateways.listRateLimits({ gatewayId: b.gatewayId }),
-    client.gateways.listSpendLimits({ workspaceId: b.workspaceId }),
-    client.apiKeys.listApiKeys({ workspaceId: b.workspaceId, showRevoked: true }),
-    client.mcpServers.listMcpServers({ workspaceId: b.workspaceId }),
-  ]);
-  return JSON.parse(JSON.stringify(parts, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
-}
-
 describe.each(DIALECTS)('workspace isolation on %s', (dialect) => {
   let s: RunningSluice;
   let a: Seeded;
@@ -220,7 +203,7 @@ describe.each(DIALECTS)('workspace isolation on %s', (dialect) => {
   });
 
   it('refuses every cross-workspace call over Connect and tRPC and leaves the other workspace unchanged', async () => {
-    const before = await snapshot(root, b);
+    const before = await configSnapshot(root, b);
     const transport = createConnectTransport({ baseUrl: s.baseUrl, interceptors: [bearerAuth(a.tokenSecret)] });
     const failures: string[] = [];
     for (const c of cases(b)) {
@@ -232,7 +215,7 @@ describe.each(DIALECTS)('workspace isolation on %s', (dialect) => {
       if (sluiceErrorData(trpcErr)?.kind !== c.expect) failures.push(`trpc ${label}: ${trpcErr ? (trpcErr as Error).message : 'succeeded'}`);
     }
     expect(failures).toEqual([]);
-    expect(await snapshot(root, b)).toEqual(before);
+    expect(await configSnapshot(root, b)).toEqual(before);
   });
 
   it('lets the token manage its own workspace and lists only it', async () => {

@@ -11,6 +11,7 @@ import { McpServerService } from '@sluice/client/gen/mcp_server';
 import { MetricsService } from '@sluice/client/gen/metrics';
 import { ProviderService } from '@sluice/client/gen/provider';
 import { WorkspaceService } from '@sluice/client/gen/workspace';
+import type { SluiceClient } from '@sluice/client';
 import { createSluiceTrpcClient } from '@sluice/trpc-client';
 import { DOMAIN_NAMES } from '../../src/control/trpc/router.js';
 
@@ -44,4 +45,26 @@ export async function trpcError(baseUrl: string, token: string, service: DescSer
     () => undefined,
     (e: unknown) => e,
   );
+}
+
+/**
+ * Everything a workspace holds (and the list of all workspaces), read as
+ * root, as plain JSON: tests compare it before and after calls that must
+ * write nothing.
+ */
+export async function configSnapshot(client: SluiceClient, ids: { workspaceId: string; providerId: string; gatewayId: string }): Promise<unknown> {
+  const parts = await Promise.all([
+    client.workspaces.listWorkspaces({}),
+    client.workspaces.listWorkspaceTokens({ workspaceId: ids.workspaceId, showRevoked: true }),
+    client.providers.listProviders({ workspaceId: ids.workspaceId }),
+    client.providers.listProviderCredentials({ providerId: ids.providerId }),
+    client.providers.listModels({ workspaceId: ids.workspaceId }),
+    client.gateways.listGateways({ workspaceId: ids.workspaceId }),
+    client.gateways.listRoutes({ gatewayId: ids.gatewayId }),
+    client.gateways.listRateLimits({ gatewayId: ids.gatewayId }),
+    client.gateways.listSpendLimits({ workspaceId: ids.workspaceId }),
+    client.apiKeys.listApiKeys({ workspaceId: ids.workspaceId, showRevoked: true }),
+    client.mcpServers.listMcpServers({ workspaceId: ids.workspaceId }),
+  ]);
+  return JSON.parse(JSON.stringify(parts, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 }
