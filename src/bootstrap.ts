@@ -21,6 +21,7 @@ import type { PipelineHooks } from './policy/pipeline.js';
 import { createMemoryCounterStore, createRedisCounterStore, type CounterStore } from './policy/counters/index.js';
 import { createLimitHooks, throttled } from './policy/limits/index.js';
 import { settleLog } from './proxy/settle-log.js';
+import type { ProxyContext } from './policy/context.js';
 
 /** How long start-up waits for Redis before serving anyway (limits then follow `on_store_failure`). */
 const REDIS_READY_TIMEOUT_MS = 1000;
@@ -108,7 +109,9 @@ export async function startSluice(
       logLevel: env.logLevel,
       hooks: (log) => {
         appLog = log;
-        const limits = createLimitHooks({ store, log, next: hooks?.settle ?? settleLog(log) });
+        // Observers of every settled request, in order; each must not throw or block.
+        const observers: ((ctx: ProxyContext) => void)[] = [hooks?.settle ?? settleLog(log)];
+        const limits = createLimitHooks({ store, log, next: (ctx) => { for (const observe of observers) observe(ctx); } });
         return { rateLimit: hooks?.rateLimit ?? limits.rateLimit, spendLimit: hooks?.spendLimit ?? limits.spendLimit, settle: limits.settle };
       },
     });
