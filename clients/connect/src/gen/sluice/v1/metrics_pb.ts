@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sluice/v1/metrics.proto.
  */
 export const file_sluice_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("ChdzbHVpY2UvdjEvbWV0cmljcy5wcm90bxIJc2x1aWNlLnYxIrgCChNRdWVyeU1ldHJpY3NSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoGYnVja2V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCGdyb3VwX2J5GAUgAygOMhsuc2x1aWNlLnYxLk1ldHJpY3NEaW1lbnNpb24SDwoHZ2F0ZXdheRgGIAEoCRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRISCgphcGlfa2V5X2lkGAkgASgJEg0KBWxpbWl0GAogASgFItoCCg1NZXRyaWNzVmFsdWVzEhAKCHJlcXVlc3RzGAEgASgDEg4KBmVycm9ycxgCIAEoAxIRCglmYWxsYmFja3MYAyABKAMSFQoNcHJvbXB0X3Rva2VucxgEIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgFIAEoAxIVCg1jYWNoZWRfdG9rZW5zGAYgASgDEhgKEHJlYXNvbmluZ190b2tlbnMYByABKAMSEgoKY29zdF9uYW5vcxgIIAEoAxIWCg5sYXRlbmN5X3A1MF9tcxgJIAEoARIWCg5sYXRlbmN5X3A5NV9tcxgKIAEoARIWCg5sYXRlbmN5X3A5OV9tcxgLIAEoARITCgt0dGZ0X3A1MF9tcxgMIAEoARITCgt0dGZ0X3A5NV9tcxgNIAEoARITCgt0dGZ0X3A5OV9tcxgOIAEoARIWCg5sYXRlbmN5X2F2Z19tcxgPIAEoASJiCgxNZXRyaWNzUG9pbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoGdmFsdWVzGAIgASgLMhguc2x1aWNlLnYxLk1ldHJpY3NWYWx1ZXMiwwEKDU1ldHJpY3NTZXJpZXMSMgoFZ3JvdXAYASADKAsyIy5zbHVpY2UudjEuTWV0cmljc1Nlcmllcy5Hcm91cEVudHJ5EicKBXRvdGFsGAIgASgLMhguc2x1aWNlLnYxLk1ldHJpY3NWYWx1ZXMSJwoGcG9pbnRzGAMgAygLMhcuc2x1aWNlLnYxLk1ldHJpY3NQb2ludBosCgpHcm91cEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEilAEKFFF1ZXJ5TWV0cmljc1Jlc3BvbnNlEikKBmJ1Y2tldBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgV0b3RhbBgCIAEoCzIYLnNsdWljZS52MS5NZXRyaWNzVmFsdWVzEigKBnNlcmllcxgDIAMoCzIYLnNsdWljZS52MS5NZXRyaWNzU2VyaWVzIi4KFkdldFNwZW5kU3VtbWFyeVJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJIt0BCglCdWRnZXRVc2USFgoOc3BlbmRfbGltaXRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdnYXRld2F5GAMgASgJEgsKA2tleRgEIAEoCRITCgtzcGVudF9uYW5vcxgFIAEoAxIVCg1hbW91bnRfbWljcm9zGAYgASgDEjAKDHBlcmlvZF9zdGFydBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcGVyaW9kX2VuZBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoXR2V0U3BlbmRTdW1tYXJ5UmVzcG9uc2USJQoHYnVkZ2V0cxgBIAMoCzIULnNsdWljZS52MS5CdWRnZXRVc2Uq6wEKEE1ldHJpY3NEaW1lbnNpb24SIQodTUVUUklDU19ESU1FTlNJT05fVU5TUEVDSUZJRUQQABIdChlNRVRSSUNTX0RJTUVOU0lPTl9HQVRFV0FZEAESGwoXTUVUUklDU19ESU1FTlNJT05fTU9ERUwQAhIeChpNRVRSSUNTX0RJTUVOU0lPTl9QUk9WSURFUhADEh0KGU1FVFJJQ1NfRElNRU5TSU9OX0FQSV9LRVkQBBIbChdNRVRSSUNTX0RJTUVOU0lPTl9ST1VURRAFEhwKGE1FVFJJQ1NfRElNRU5TSU9OX1NUQVRVUxAGMrsBCg5NZXRyaWNzU2VydmljZRJPCgxRdWVyeU1ldHJpY3MSHi5zbHVpY2UudjEuUXVlcnlNZXRyaWNzUmVxdWVzdBofLnNsdWljZS52MS5RdWVyeU1ldHJpY3NSZXNwb25zZRJYCg9HZXRTcGVuZFN1bW1hcnkSIS5zbHVpY2UudjEuR2V0U3BlbmRTdW1tYXJ5UmVxdWVzdBoiLnNsdWljZS52MS5HZXRTcGVuZFN1bW1hcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdzbHVpY2UvdjEvbWV0cmljcy5wcm90bxIJc2x1aWNlLnYxIvICChNRdWVyeU1ldHJpY3NSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoGYnVja2V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCGdyb3VwX2J5GAUgAygOMhsuc2x1aWNlLnYxLk1ldHJpY3NEaW1lbnNpb24SDwoHZ2F0ZXdheRgGIAEoCRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRISCgphcGlfa2V5X2lkGAkgASgJEg0KBWxpbWl0GAogASgFEg0KBXJvdXRlGAsgASgJEhQKDHN0YXR1c19jbGFzcxgMIAEoCRITCgt0b3RhbHNfb25seRgNIAEoCCKFAwoNTWV0cmljc1ZhbHVlcxIQCghyZXF1ZXN0cxgBIAEoAxIOCgZlcnJvcnMYAiABKAMSEQoJZmFsbGJhY2tzGAMgASgDEhUKDXByb21wdF90b2tlbnMYBCABKAMSGQoRY29tcGxldGlvbl90b2tlbnMYBSABKAMSFQoNY2FjaGVkX3Rva2VucxgGIAEoAxIYChByZWFzb25pbmdfdG9rZW5zGAcgASgDEhIKCmNvc3RfbmFub3MYCCABKAMSFgoObGF0ZW5jeV9wNTBfbXMYCSABKAESFgoObGF0ZW5jeV9wOTVfbXMYCiABKAESFgoObGF0ZW5jeV9wOTlfbXMYCyABKAESEwoLdHRmdF9wNTBfbXMYDCABKAESEwoLdHRmdF9wOTVfbXMYDSABKAESEwoLdHRmdF9wOTlfbXMYDiABKAESFgoObGF0ZW5jeV9hdmdfbXMYDyABKAESEgoKZXJyb3JfcmF0ZRgQIAEoARIVCg1mYWxsYmFja19yYXRlGBEgASgBImIKDE1ldHJpY3NQb2ludBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgZ2YWx1ZXMYAiABKAsyGC5zbHVpY2UudjEuTWV0cmljc1ZhbHVlcyLDAQoNTWV0cmljc1NlcmllcxIyCgVncm91cBgBIAMoCzIjLnNsdWljZS52MS5NZXRyaWNzU2VyaWVzLkdyb3VwRW50cnkSJwoFdG90YWwYAiABKAsyGC5zbHVpY2UudjEuTWV0cmljc1ZhbHVlcxInCgZwb2ludHMYAyADKAsyFy5zbHVpY2UudjEuTWV0cmljc1BvaW50GiwKCkdyb3VwRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKKAgoUUXVlcnlNZXRyaWNzUmVzcG9uc2USKQoGYnVja2V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBXRvdGFsGAIgASgLMhguc2x1aWNlLnYxLk1ldHJpY3NWYWx1ZXMSKAoGc2VyaWVzGAMgAygLMhguc2x1aWNlLnYxLk1ldHJpY3NTZXJpZXMSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDm9taXR0ZWRfZ3JvdXBzGAYgASgFIpsBChZHZXRTcGVuZFN1bW1hcnlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYBCABKAUixgIKCUJ1ZGdldFVzZRIWCg5zcGVuZF9saW1pdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2dhdGV3YXkYAyABKAkSCwoDa2V5GAQgASgJEhMKC3NwZW50X25hbm9zGAUgASgDEhUKDWFtb3VudF9taWNyb3MYBiABKAMSMAoMcGVyaW9kX3N0YXJ0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpwZXJpb2RfZW5kGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCSABKAkSDQoFc2NvcGUYCiABKAkSEwoLZW5mb3JjZW1lbnQYCyABKAkSFQoNdXNlZF9mcmFjdGlvbhgMIAEoARIcChRzcGVudF9pc191cHBlcl9ib3VuZBgNIAEoCCJxCglDb3N0U2hhcmUSDAoEbmFtZRgBIAEoCRISCgpjb3N0X25hbm9zGAIgASgDEhAKCHJlcXVlc3RzGAMgASgDEhUKDXByb21wdF90b2tlbnMYBCABKAMSGQoRY29tcGxldGlvbl90b2tlbnMYBSABKAMiigIKF0dldFNwZW5kU3VtbWFyeVJlc3BvbnNlEiUKB2J1ZGdldHMYASADKAsyFC5zbHVpY2UudjEuQnVkZ2V0VXNlEigKCnRvcF9tb2RlbHMYAiADKAsyFC5zbHVpY2UudjEuQ29zdFNoYXJlEiYKCHRvcF9rZXlzGAMgAygLMhQuc2x1aWNlLnYxLkNvc3RTaGFyZRIYChB0b3RhbF9jb3N0X25hbm9zGAQgASgDEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqPAgoQTWV0cmljc0RpbWVuc2lvbhIhCh1NRVRSSUNTX0RJTUVOU0lPTl9VTlNQRUNJRklFRBAAEh0KGU1FVFJJQ1NfRElNRU5TSU9OX0dBVEVXQVkQARIbChdNRVRSSUNTX0RJTUVOU0lPTl9NT0RFTBACEh4KGk1FVFJJQ1NfRElNRU5TSU9OX1BST1ZJREVSEAMSHQoZTUVUUklDU19ESU1FTlNJT05fQVBJX0tFWRAEEhsKF01FVFJJQ1NfRElNRU5TSU9OX1JPVVRFEAUSHAoYTUVUUklDU19ESU1FTlNJT05fU1RBVFVTEAYSIgoeTUVUUklDU19ESU1FTlNJT05fU1RBVFVTX0NMQVNTEAcyuwEKDk1ldHJpY3NTZXJ2aWNlEk8KDFF1ZXJ5TWV0cmljcxIeLnNsdWljZS52MS5RdWVyeU1ldHJpY3NSZXF1ZXN0Gh8uc2x1aWNlLnYxLlF1ZXJ5TWV0cmljc1Jlc3BvbnNlElgKD0dldFNwZW5kU3VtbWFyeRIhLnNsdWljZS52MS5HZXRTcGVuZFN1bW1hcnlSZXF1ZXN0GiIuc2x1aWNlLnYxLkdldFNwZW5kU3VtbWFyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message sluice.v1.QueryMetricsRequest
@@ -24,17 +24,21 @@ export type QueryMetricsRequest = Message<"sluice.v1.QueryMetricsRequest"> & {
   workspaceId: string;
 
   /**
+   * Required. Rounded down to the bucket boundary.
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 2;
    */
   startTime?: Timestamp | undefined;
 
   /**
+   * Unset means now. Rounded up to the bucket boundary; at most 400 days after start_time.
+   *
    * @generated from field: google.protobuf.Timestamp end_time = 3;
    */
   endTime?: Timestamp | undefined;
 
   /**
-   * Unset picks a bucket size that gives at most about 120 points.
+   * A whole number of minutes dividing a day, or whole days; unset picks one that gives at most 120 points.
    *
    * @generated from field: google.protobuf.Duration bucket = 4;
    */
@@ -66,11 +70,30 @@ export type QueryMetricsRequest = Message<"sluice.v1.QueryMetricsRequest"> & {
   apiKeyId: string;
 
   /**
-   * Return only the top N groups by cost; 0 means all.
+   * Return only the top N groups by cost (then by requests); 0 means all.
    *
    * @generated from field: int32 limit = 10;
    */
   limit: number;
+
+  /**
+   * @generated from field: string route = 11;
+   */
+  route: string;
+
+  /**
+   * `2xx`, `3xx`, `4xx` or `5xx`.
+   *
+   * @generated from field: string status_class = 12;
+   */
+  statusClass: string;
+
+  /**
+   * Leave out the per-bucket points (totals only), e.g. for a breakdown table.
+   *
+   * @generated from field: bool totals_only = 13;
+   */
+  totalsOnly: boolean;
 };
 
 /**
@@ -83,17 +106,21 @@ export type QueryMetricsRequestJson = {
   workspaceId?: string;
 
   /**
+   * Required. Rounded down to the bucket boundary.
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 2;
    */
   startTime?: TimestampJson;
 
   /**
+   * Unset means now. Rounded up to the bucket boundary; at most 400 days after start_time.
+   *
    * @generated from field: google.protobuf.Timestamp end_time = 3;
    */
   endTime?: TimestampJson;
 
   /**
-   * Unset picks a bucket size that gives at most about 120 points.
+   * A whole number of minutes dividing a day, or whole days; unset picks one that gives at most 120 points.
    *
    * @generated from field: google.protobuf.Duration bucket = 4;
    */
@@ -125,11 +152,30 @@ export type QueryMetricsRequestJson = {
   apiKeyId?: string;
 
   /**
-   * Return only the top N groups by cost; 0 means all.
+   * Return only the top N groups by cost (then by requests); 0 means all.
    *
    * @generated from field: int32 limit = 10;
    */
   limit?: number;
+
+  /**
+   * @generated from field: string route = 11;
+   */
+  route?: string;
+
+  /**
+   * `2xx`, `3xx`, `4xx` or `5xx`.
+   *
+   * @generated from field: string status_class = 12;
+   */
+  statusClass?: string;
+
+  /**
+   * Leave out the per-bucket points (totals only), e.g. for a breakdown table.
+   *
+   * @generated from field: bool totals_only = 13;
+   */
+  totalsOnly?: boolean;
 };
 
 /**
@@ -151,11 +197,15 @@ export type MetricsValues = Message<"sluice.v1.MetricsValues"> & {
   requests: bigint;
 
   /**
+   * Requests answered with an HTTP status of 400 or more.
+   *
    * @generated from field: int64 errors = 2;
    */
   errors: bigint;
 
   /**
+   * Requests that needed more than one provider attempt.
+   *
    * @generated from field: int64 fallbacks = 3;
    */
   fallbacks: bigint;
@@ -181,11 +231,15 @@ export type MetricsValues = Message<"sluice.v1.MetricsValues"> & {
   reasoningTokens: bigint;
 
   /**
+   * Cost in nano-dollars (1e-9 USD), from the served model's price.
+   *
    * @generated from field: int64 cost_nanos = 8;
    */
   costNanos: bigint;
 
   /**
+   * Latency percentiles (request start to last byte) from mergeable sketches, 1% relative accuracy.
+   *
    * @generated from field: double latency_p50_ms = 9;
    */
   latencyP50Ms: number;
@@ -201,6 +255,8 @@ export type MetricsValues = Message<"sluice.v1.MetricsValues"> & {
   latencyP99Ms: number;
 
   /**
+   * Time-to-first-token percentiles over the requests that produced a first byte.
+   *
    * @generated from field: double ttft_p50_ms = 12;
    */
   ttftP50Ms: number;
@@ -219,6 +275,20 @@ export type MetricsValues = Message<"sluice.v1.MetricsValues"> & {
    * @generated from field: double latency_avg_ms = 15;
    */
   latencyAvgMs: number;
+
+  /**
+   * errors / requests (0 when there are no requests).
+   *
+   * @generated from field: double error_rate = 16;
+   */
+  errorRate: number;
+
+  /**
+   * fallbacks / requests (0 when there are no requests).
+   *
+   * @generated from field: double fallback_rate = 17;
+   */
+  fallbackRate: number;
 };
 
 /**
@@ -233,11 +303,15 @@ export type MetricsValuesJson = {
   requests?: string;
 
   /**
+   * Requests answered with an HTTP status of 400 or more.
+   *
    * @generated from field: int64 errors = 2;
    */
   errors?: string;
 
   /**
+   * Requests that needed more than one provider attempt.
+   *
    * @generated from field: int64 fallbacks = 3;
    */
   fallbacks?: string;
@@ -263,11 +337,15 @@ export type MetricsValuesJson = {
   reasoningTokens?: string;
 
   /**
+   * Cost in nano-dollars (1e-9 USD), from the served model's price.
+   *
    * @generated from field: int64 cost_nanos = 8;
    */
   costNanos?: string;
 
   /**
+   * Latency percentiles (request start to last byte) from mergeable sketches, 1% relative accuracy.
+   *
    * @generated from field: double latency_p50_ms = 9;
    */
   latencyP50Ms?: number | "NaN" | "Infinity" | "-Infinity";
@@ -283,6 +361,8 @@ export type MetricsValuesJson = {
   latencyP99Ms?: number | "NaN" | "Infinity" | "-Infinity";
 
   /**
+   * Time-to-first-token percentiles over the requests that produced a first byte.
+   *
    * @generated from field: double ttft_p50_ms = 12;
    */
   ttftP50Ms?: number | "NaN" | "Infinity" | "-Infinity";
@@ -301,6 +381,20 @@ export type MetricsValuesJson = {
    * @generated from field: double latency_avg_ms = 15;
    */
   latencyAvgMs?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * errors / requests (0 when there are no requests).
+   *
+   * @generated from field: double error_rate = 16;
+   */
+  errorRate?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * fallbacks / requests (0 when there are no requests).
+   *
+   * @generated from field: double fallback_rate = 17;
+   */
+  fallbackRate?: number | "NaN" | "Infinity" | "-Infinity";
 };
 
 /**
@@ -370,6 +464,8 @@ export type MetricsSeries = Message<"sluice.v1.MetricsSeries"> & {
   total?: MetricsValues | undefined;
 
   /**
+   * One point per bucket of the range, empty buckets included (all zero).
+   *
    * @generated from field: repeated sluice.v1.MetricsPoint points = 3;
    */
   points: MetricsPoint[];
@@ -394,6 +490,8 @@ export type MetricsSeriesJson = {
   total?: MetricsValuesJson;
 
   /**
+   * One point per bucket of the range, empty buckets included (all zero).
+   *
    * @generated from field: repeated sluice.v1.MetricsPoint points = 3;
    */
   points?: MetricsPointJson[];
@@ -424,6 +522,25 @@ export type QueryMetricsResponse = Message<"sluice.v1.QueryMetricsResponse"> & {
    * @generated from field: repeated sluice.v1.MetricsSeries series = 3;
    */
   series: MetricsSeries[];
+
+  /**
+   * The range answered, aligned to the bucket.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 5;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Groups left out by `limit`.
+   *
+   * @generated from field: int32 omitted_groups = 6;
+   */
+  omittedGroups: number;
 };
 
 /**
@@ -444,6 +561,25 @@ export type QueryMetricsResponseJson = {
    * @generated from field: repeated sluice.v1.MetricsSeries series = 3;
    */
   series?: MetricsSeriesJson[];
+
+  /**
+   * The range answered, aligned to the bucket.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 5;
+   */
+  endTime?: TimestampJson;
+
+  /**
+   * Groups left out by `limit`.
+   *
+   * @generated from field: int32 omitted_groups = 6;
+   */
+  omittedGroups?: number;
 };
 
 /**
@@ -461,6 +597,25 @@ export type GetSpendSummaryRequest = Message<"sluice.v1.GetSpendSummaryRequest">
    * @generated from field: string workspace_id = 1;
    */
   workspaceId: string;
+
+  /**
+   * Range of the top models and keys; unset means the current UTC calendar month up to now.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * How many top models and keys; 0 means 10, at most 100.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
 };
 
 /**
@@ -471,6 +626,25 @@ export type GetSpendSummaryRequestJson = {
    * @generated from field: string workspace_id = 1;
    */
   workspaceId?: string;
+
+  /**
+   * Range of the top models and keys; unset means the current UTC calendar month up to now.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: TimestampJson;
+
+  /**
+   * How many top models and keys; 0 means 10, at most 100.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit?: number;
 };
 
 /**
@@ -497,12 +671,15 @@ export type BudgetUse = Message<"sluice.v1.BudgetUse"> & {
   name: string;
 
   /**
+   * The gateway the budget belongs to; empty for a workspace-wide budget.
+   *
    * @generated from field: string gateway = 3;
    */
   gateway: string;
 
   /**
-   * Counter key, e.g. an API key id for key-scoped budgets.
+   * What the spend is counted per: the gateway name for gateway-scoped budgets of the workspace, the
+   * API key id for key-scoped budgets; empty when the budget has a single counter.
    *
    * @generated from field: string key = 4;
    */
@@ -527,6 +704,42 @@ export type BudgetUse = Message<"sluice.v1.BudgetUse"> & {
    * @generated from field: google.protobuf.Timestamp period_end = 8;
    */
   periodEnd?: Timestamp | undefined;
+
+  /**
+   * `daily`, `weekly` or `monthly`.
+   *
+   * @generated from field: string period = 9;
+   */
+  period: string;
+
+  /**
+   * `workspace`, `gateway`, `key` or `expr`.
+   *
+   * @generated from field: string scope = 10;
+   */
+  scope: string;
+
+  /**
+   * `block` or `alert`.
+   *
+   * @generated from field: string enforcement = 11;
+   */
+  enforcement: string;
+
+  /**
+   * spent_nanos / (amount_micros × 1000); 0 when the amount is 0.
+   *
+   * @generated from field: double used_fraction = 12;
+   */
+  usedFraction: number;
+
+  /**
+   * Set for `expr`-scoped budgets: the rollups do not know the expression's values, so spent_nanos is
+   * the spend of every request the budget applies to, an upper bound of any one counter.
+   *
+   * @generated from field: bool spent_is_upper_bound = 13;
+   */
+  spentIsUpperBound: boolean;
 };
 
 /**
@@ -546,12 +759,15 @@ export type BudgetUseJson = {
   name?: string;
 
   /**
+   * The gateway the budget belongs to; empty for a workspace-wide budget.
+   *
    * @generated from field: string gateway = 3;
    */
   gateway?: string;
 
   /**
-   * Counter key, e.g. an API key id for key-scoped budgets.
+   * What the spend is counted per: the gateway name for gateway-scoped budgets of the workspace, the
+   * API key id for key-scoped budgets; empty when the budget has a single counter.
    *
    * @generated from field: string key = 4;
    */
@@ -576,6 +792,42 @@ export type BudgetUseJson = {
    * @generated from field: google.protobuf.Timestamp period_end = 8;
    */
   periodEnd?: TimestampJson;
+
+  /**
+   * `daily`, `weekly` or `monthly`.
+   *
+   * @generated from field: string period = 9;
+   */
+  period?: string;
+
+  /**
+   * `workspace`, `gateway`, `key` or `expr`.
+   *
+   * @generated from field: string scope = 10;
+   */
+  scope?: string;
+
+  /**
+   * `block` or `alert`.
+   *
+   * @generated from field: string enforcement = 11;
+   */
+  enforcement?: string;
+
+  /**
+   * spent_nanos / (amount_micros × 1000); 0 when the amount is 0.
+   *
+   * @generated from field: double used_fraction = 12;
+   */
+  usedFraction?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * Set for `expr`-scoped budgets: the rollups do not know the expression's values, so spent_nanos is
+   * the spend of every request the budget applies to, an upper bound of any one counter.
+   *
+   * @generated from field: bool spent_is_upper_bound = 13;
+   */
+  spentIsUpperBound?: boolean;
 };
 
 /**
@@ -586,6 +838,77 @@ export const BudgetUseSchema: GenMessage<BudgetUse, {jsonType: BudgetUseJson}> =
   messageDesc(file_sluice_v1_metrics, 6);
 
 /**
+ * CostShare is the spend of one model or key over the summary's range.
+ *
+ * @generated from message sluice.v1.CostShare
+ */
+export type CostShare = Message<"sluice.v1.CostShare"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int64 cost_nanos = 2;
+   */
+  costNanos: bigint;
+
+  /**
+   * @generated from field: int64 requests = 3;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: int64 prompt_tokens = 4;
+   */
+  promptTokens: bigint;
+
+  /**
+   * @generated from field: int64 completion_tokens = 5;
+   */
+  completionTokens: bigint;
+};
+
+/**
+ * CostShare is the spend of one model or key over the summary's range.
+ *
+ * @generated from message sluice.v1.CostShare
+ */
+export type CostShareJson = {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name?: string;
+
+  /**
+   * @generated from field: int64 cost_nanos = 2;
+   */
+  costNanos?: string;
+
+  /**
+   * @generated from field: int64 requests = 3;
+   */
+  requests?: string;
+
+  /**
+   * @generated from field: int64 prompt_tokens = 4;
+   */
+  promptTokens?: string;
+
+  /**
+   * @generated from field: int64 completion_tokens = 5;
+   */
+  completionTokens?: string;
+};
+
+/**
+ * Describes the message sluice.v1.CostShare.
+ * Use `create(CostShareSchema)` to create a new message.
+ */
+export const CostShareSchema: GenMessage<CostShare, {jsonType: CostShareJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_metrics, 7);
+
+/**
  * @generated from message sluice.v1.GetSpendSummaryResponse
  */
 export type GetSpendSummaryResponse = Message<"sluice.v1.GetSpendSummaryResponse"> & {
@@ -593,6 +916,31 @@ export type GetSpendSummaryResponse = Message<"sluice.v1.GetSpendSummaryResponse
    * @generated from field: repeated sluice.v1.BudgetUse budgets = 1;
    */
   budgets: BudgetUse[];
+
+  /**
+   * @generated from field: repeated sluice.v1.CostShare top_models = 2;
+   */
+  topModels: CostShare[];
+
+  /**
+   * @generated from field: repeated sluice.v1.CostShare top_keys = 3;
+   */
+  topKeys: CostShare[];
+
+  /**
+   * @generated from field: int64 total_cost_nanos = 4;
+   */
+  totalCostNanos: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 6;
+   */
+  endTime?: Timestamp | undefined;
 };
 
 /**
@@ -603,6 +951,31 @@ export type GetSpendSummaryResponseJson = {
    * @generated from field: repeated sluice.v1.BudgetUse budgets = 1;
    */
   budgets?: BudgetUseJson[];
+
+  /**
+   * @generated from field: repeated sluice.v1.CostShare top_models = 2;
+   */
+  topModels?: CostShareJson[];
+
+  /**
+   * @generated from field: repeated sluice.v1.CostShare top_keys = 3;
+   */
+  topKeys?: CostShareJson[];
+
+  /**
+   * @generated from field: int64 total_cost_nanos = 4;
+   */
+  totalCostNanos?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 6;
+   */
+  endTime?: TimestampJson;
 };
 
 /**
@@ -610,7 +983,7 @@ export type GetSpendSummaryResponseJson = {
  * Use `create(GetSpendSummaryResponseSchema)` to create a new message.
  */
 export const GetSpendSummaryResponseSchema: GenMessage<GetSpendSummaryResponse, {jsonType: GetSpendSummaryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 7);
+  messageDesc(file_sluice_v1_metrics, 8);
 
 /**
  * MetricsDimension is a group-by dimension.
@@ -629,6 +1002,8 @@ export enum MetricsDimension {
   GATEWAY = 1,
 
   /**
+   * The model that served (or was last tried; the requested name when none was tried), `provider/model`.
+   *
    * @generated from enum value: METRICS_DIMENSION_MODEL = 2;
    */
   MODEL = 2,
@@ -649,9 +1024,18 @@ export enum MetricsDimension {
   ROUTE = 5,
 
   /**
+   * The HTTP status code answered, e.g. `200`, `429`.
+   *
    * @generated from enum value: METRICS_DIMENSION_STATUS = 6;
    */
   STATUS = 6,
+
+  /**
+   * The status class, e.g. `2xx`, `4xx`, `5xx`.
+   *
+   * @generated from enum value: METRICS_DIMENSION_STATUS_CLASS = 7;
+   */
+  STATUS_CLASS = 7,
 }
 
 /**
@@ -659,7 +1043,7 @@ export enum MetricsDimension {
  *
  * @generated from enum sluice.v1.MetricsDimension
  */
-export type MetricsDimensionJson = "METRICS_DIMENSION_UNSPECIFIED" | "METRICS_DIMENSION_GATEWAY" | "METRICS_DIMENSION_MODEL" | "METRICS_DIMENSION_PROVIDER" | "METRICS_DIMENSION_API_KEY" | "METRICS_DIMENSION_ROUTE" | "METRICS_DIMENSION_STATUS";
+export type MetricsDimensionJson = "METRICS_DIMENSION_UNSPECIFIED" | "METRICS_DIMENSION_GATEWAY" | "METRICS_DIMENSION_MODEL" | "METRICS_DIMENSION_PROVIDER" | "METRICS_DIMENSION_API_KEY" | "METRICS_DIMENSION_ROUTE" | "METRICS_DIMENSION_STATUS" | "METRICS_DIMENSION_STATUS_CLASS";
 
 /**
  * Describes the enum sluice.v1.MetricsDimension.
@@ -684,7 +1068,7 @@ export const MetricsService: GenService<{
     output: typeof QueryMetricsResponseSchema;
   },
   /**
-   * Spend of each budget in its current period against its limit.
+   * Spend of each budget in its current period against its limit, and the top models and keys by cost.
    *
    * @generated from rpc sluice.v1.MetricsService.GetSpendSummary
    */
