@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sluice/v1/log.proto.
  */
 export const file_sluice_v1_log: GenFile = /*@__PURE__*/
-  fileDesc("ChNzbHVpY2UvdjEvbG9nLnByb3RvEglzbHVpY2UudjEiiwEKClRva2VuVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoAxIVCg1jYWNoZWRfdG9rZW5zGAMgASgDEhgKEHJlYXNvbmluZ190b2tlbnMYBCABKAMSGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAUgASgDInsKB0F0dGVtcHQSEAoIcHJvdmlkZXIYASABKAkSDQoFbW9kZWwYAiABKAkSDgoGc3RhdHVzGAMgASgFEhIKCmVycm9yX2NvZGUYBCABKAkSFwoPZmFsbGJhY2tfcmVhc29uGAUgASgJEhIKCmxhdGVuY3lfbXMYBiABKAMiTQoMTGltaXRPdXRjb21lEgwKBG5hbWUYASABKAkSDwoHb3V0Y29tZRgCIAEoCRILCgNrZXkYAyABKAkSEQoJcmVtYWluaW5nGAQgASgDIo0ICgpSZXF1ZXN0TG9nEgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtzcGFjZV9pZBgDIAEoCRIPCgdnYXRld2F5GAQgASgJEhIKCmFwaV9rZXlfaWQYBSABKAkSFgoOYXBpX2tleV9wcmVmaXgYBiABKAkSEAoIZW5kcG9pbnQYByABKAkSFwoPcmVxdWVzdGVkX21vZGVsGAggASgJEg0KBW1vZGVsGAkgASgJEhAKCHByb3ZpZGVyGAogASgJEg0KBXJvdXRlGAsgASgJEjoKC2NlbF9yZXN1bHRzGAwgAygLMiUuc2x1aWNlLnYxLlJlcXVlc3RMb2cuQ2VsUmVzdWx0c0VudHJ5EiQKCGF0dGVtcHRzGA0gAygLMhIuc2x1aWNlLnYxLkF0dGVtcHQSDgoGc3RhdHVzGA4gASgFEhIKCmVycm9yX2NvZGUYDyABKAkSFgoOcmVqZWN0ZWRfc3RhZ2UYECABKAkSEgoKbGF0ZW5jeV9tcxgRIAEoAxIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGBIgASgDEiQKBXVzYWdlGBMgASgLMhUuc2x1aWNlLnYxLlRva2VuVXNhZ2USEgoKY29zdF9uYW5vcxgUIAEoAxIsCgtyYXRlX2xpbWl0cxgVIAMoCzIXLnNsdWljZS52MS5MaW1pdE91dGNvbWUSLQoMc3BlbmRfbGltaXRzGBYgAygLMhcuc2x1aWNlLnYxLkxpbWl0T3V0Y29tZRIXCg9jb252ZXJzYXRpb25faWQYFyABKAkSEAoIc3RyZWFtZWQYGCABKAgSQgoPcmVxdWVzdF9oZWFkZXJzGBkgAygLMikuc2x1aWNlLnYxLlJlcXVlc3RMb2cuUmVxdWVzdEhlYWRlcnNFbnRyeRJEChByZXNwb25zZV9oZWFkZXJzGBogAygLMiouc2x1aWNlLnYxLlJlcXVlc3RMb2cuUmVzcG9uc2VIZWFkZXJzRW50cnkSLAoMcmVxdWVzdF9ib2R5GBsgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi0KDXJlc3BvbnNlX2JvZHkYHCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUaMQoPQ2VsUmVzdWx0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaNQoTUmVxdWVzdEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjYKFFJlc3BvbnNlSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi6AIKFkxpc3RSZXF1ZXN0TG9nc1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdnYXRld2F5GAYgASgJEg0KBW1vZGVsGAcgASgJEhAKCHByb3ZpZGVyGAggASgJEhIKCmFwaV9rZXlfaWQYCSABKAkSLAoMc3RhdHVzX2NsYXNzGAogASgOMhYuc2x1aWNlLnYxLlN0YXR1c0NsYXNzEhIKCmVycm9yX2NvZGUYCyABKAkSDQoFcm91dGUYDCABKAkSDgoGaGVhZGVyGA0gASgJEgwKBHRleHQYDiABKAkiXwoXTGlzdFJlcXVlc3RMb2dzUmVzcG9uc2USKwoMcmVxdWVzdF9sb2dzGAEgAygLMhUuc2x1aWNlLnYxLlJlcXVlc3RMb2cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiIKFEdldFJlcXVlc3RMb2dSZXF1ZXN0EgoKAmlkGAEgASgJIkMKFUdldFJlcXVlc3RMb2dSZXNwb25zZRIqCgtyZXF1ZXN0X2xvZxgBIAEoCzIVLnNsdWljZS52MS5SZXF1ZXN0TG9nIqUCCgpNY3BDYWxsTG9nEgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtzcGFjZV9pZBgDIAEoCRIPCgdnYXRld2F5GAQgASgJEhIKCmFwaV9rZXlfaWQYBSABKAkSDgoGc2VydmVyGAYgASgJEgwKBHRvb2wYByABKAkSEgoKbGF0ZW5jeV9tcxgIIAEoAxIOCgZzdGF0dXMYCSABKAkSFQoNZXJyb3JfbWVzc2FnZRgKIAEoCRIlCgVpbnB1dBgLIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYDCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgIKFkxpc3RNY3BDYWxsTG9nc1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdnYXRld2F5GAYgASgJEg4KBnNlcnZlchgHIAEoCRIMCgR0b29sGAggASgJEg4KBnN0YXR1cxgJIAEoCRISCgphcGlfa2V5X2lkGAogASgJImAKF0xpc3RNY3BDYWxsTG9nc1Jlc3BvbnNlEiwKDW1jcF9jYWxsX2xvZ3MYASADKAsyFS5zbHVpY2UudjEuTWNwQ2FsbExvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqbQoLU3RhdHVzQ2xhc3MSHAoYU1RBVFVTX0NMQVNTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX0NMQVNTXzJYWBACEhQKEFNUQVRVU19DTEFTU180WFgQBBIUChBTVEFUVVNfQ0xBU1NfNVhYEAUylAIKCkxvZ1NlcnZpY2USWAoPTGlzdFJlcXVlc3RMb2dzEiEuc2x1aWNlLnYxLkxpc3RSZXF1ZXN0TG9nc1JlcXVlc3QaIi5zbHVpY2UudjEuTGlzdFJlcXVlc3RMb2dzUmVzcG9uc2USUgoNR2V0UmVxdWVzdExvZxIfLnNsdWljZS52MS5HZXRSZXF1ZXN0TG9nUmVxdWVzdBogLnNsdWljZS52MS5HZXRSZXF1ZXN0TG9nUmVzcG9uc2USWAoPTGlzdE1jcENhbGxMb2dzEiEuc2x1aWNlLnYxLkxpc3RNY3BDYWxsTG9nc1JlcXVlc3QaIi5zbHVpY2UudjEuTGlzdE1jcENhbGxMb2dzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNzbHVpY2UvdjEvbG9nLnByb3RvEglzbHVpY2UudjEiiwEKClRva2VuVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoAxIVCg1jYWNoZWRfdG9rZW5zGAMgASgDEhgKEHJlYXNvbmluZ190b2tlbnMYBCABKAMSGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAUgASgDInsKB0F0dGVtcHQSEAoIcHJvdmlkZXIYASABKAkSDQoFbW9kZWwYAiABKAkSDgoGc3RhdHVzGAMgASgFEhIKCmVycm9yX2NvZGUYBCABKAkSFwoPZmFsbGJhY2tfcmVhc29uGAUgASgJEhIKCmxhdGVuY3lfbXMYBiABKAMiTQoMTGltaXRPdXRjb21lEgwKBG5hbWUYASABKAkSDwoHb3V0Y29tZRgCIAEoCRILCgNrZXkYAyABKAkSEQoJcmVtYWluaW5nGAQgASgDItYICgpSZXF1ZXN0TG9nEgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtzcGFjZV9pZBgDIAEoCRIPCgdnYXRld2F5GAQgASgJEhIKCmFwaV9rZXlfaWQYBSABKAkSFgoOYXBpX2tleV9wcmVmaXgYBiABKAkSEAoIZW5kcG9pbnQYByABKAkSFwoPcmVxdWVzdGVkX21vZGVsGAggASgJEg0KBW1vZGVsGAkgASgJEhAKCHByb3ZpZGVyGAogASgJEg0KBXJvdXRlGAsgASgJEjoKC2NlbF9yZXN1bHRzGAwgAygLMiUuc2x1aWNlLnYxLlJlcXVlc3RMb2cuQ2VsUmVzdWx0c0VudHJ5EiQKCGF0dGVtcHRzGA0gAygLMhIuc2x1aWNlLnYxLkF0dGVtcHQSDgoGc3RhdHVzGA4gASgFEhIKCmVycm9yX2NvZGUYDyABKAkSFgoOcmVqZWN0ZWRfc3RhZ2UYECABKAkSEgoKbGF0ZW5jeV9tcxgRIAEoAxIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGBIgASgDEiQKBXVzYWdlGBMgASgLMhUuc2x1aWNlLnYxLlRva2VuVXNhZ2USEgoKY29zdF9uYW5vcxgUIAEoAxIsCgtyYXRlX2xpbWl0cxgVIAMoCzIXLnNsdWljZS52MS5MaW1pdE91dGNvbWUSLQoMc3BlbmRfbGltaXRzGBYgAygLMhcuc2x1aWNlLnYxLkxpbWl0T3V0Y29tZRIXCg9jb252ZXJzYXRpb25faWQYFyABKAkSEAoIc3RyZWFtZWQYGCABKAgSQgoPcmVxdWVzdF9oZWFkZXJzGBkgAygLMikuc2x1aWNlLnYxLlJlcXVlc3RMb2cuUmVxdWVzdEhlYWRlcnNFbnRyeRJEChByZXNwb25zZV9oZWFkZXJzGBogAygLMiouc2x1aWNlLnYxLlJlcXVlc3RMb2cuUmVzcG9uc2VIZWFkZXJzRW50cnkSLAoMcmVxdWVzdF9ib2R5GBsgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi0KDXJlc3BvbnNlX2JvZHkYHCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFgoOY2xpZW50X2Fib3J0ZWQYHSABKAgSFQoNZXJyb3JfbWVzc2FnZRgeIAEoCRIYChBib2RpZXNfdHJ1bmNhdGVkGB8gASgIGjEKD0NlbFJlc3VsdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjUKE1JlcXVlc3RIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo2ChRSZXNwb25zZUhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEDChZMaXN0UmVxdWVzdExvZ3NSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZ2F0ZXdheRgGIAEoCRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRISCgphcGlfa2V5X2lkGAkgASgJEiwKDHN0YXR1c19jbGFzcxgKIAEoDjIWLnNsdWljZS52MS5TdGF0dXNDbGFzcxISCgplcnJvcl9jb2RlGAsgASgJEg0KBXJvdXRlGAwgASgJEg4KBmhlYWRlchgNIAEoCRIMCgR0ZXh0GA4gASgJEhcKD2NvbnZlcnNhdGlvbl9pZBgPIAEoCSJfChdMaXN0UmVxdWVzdExvZ3NSZXNwb25zZRIrCgxyZXF1ZXN0X2xvZ3MYASADKAsyFS5zbHVpY2UudjEuUmVxdWVzdExvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoUR2V0UmVxdWVzdExvZ1JlcXVlc3QSCgoCaWQYASABKAkiQwoVR2V0UmVxdWVzdExvZ1Jlc3BvbnNlEioKC3JlcXVlc3RfbG9nGAEgASgLMhUuc2x1aWNlLnYxLlJlcXVlc3RMb2ciuAIKCk1jcENhbGxMb2cSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMd29ya3NwYWNlX2lkGAMgASgJEg8KB2dhdGV3YXkYBCABKAkSEgoKYXBpX2tleV9pZBgFIAEoCRIOCgZzZXJ2ZXIYBiABKAkSDAoEdG9vbBgHIAEoCRISCgpsYXRlbmN5X21zGAggASgDEg4KBnN0YXR1cxgJIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAogASgJEiUKBWlucHV0GAsgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiYKBm91dHB1dBgMIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIRCglwYXJlbnRfaWQYDSABKAkihgIKFkxpc3RNY3BDYWxsTG9nc1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdnYXRld2F5GAYgASgJEg4KBnNlcnZlchgHIAEoCRIMCgR0b29sGAggASgJEg4KBnN0YXR1cxgJIAEoCRISCgphcGlfa2V5X2lkGAogASgJImAKF0xpc3RNY3BDYWxsTG9nc1Jlc3BvbnNlEiwKDW1jcF9jYWxsX2xvZ3MYASADKAsyFS5zbHVpY2UudjEuTWNwQ2FsbExvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqbQoLU3RhdHVzQ2xhc3MSHAoYU1RBVFVTX0NMQVNTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX0NMQVNTXzJYWBACEhQKEFNUQVRVU19DTEFTU180WFgQBBIUChBTVEFUVVNfQ0xBU1NfNVhYEAUylAIKCkxvZ1NlcnZpY2USWAoPTGlzdFJlcXVlc3RMb2dzEiEuc2x1aWNlLnYxLkxpc3RSZXF1ZXN0TG9nc1JlcXVlc3QaIi5zbHVpY2UudjEuTGlzdFJlcXVlc3RMb2dzUmVzcG9uc2USUgoNR2V0UmVxdWVzdExvZxIfLnNsdWljZS52MS5HZXRSZXF1ZXN0TG9nUmVxdWVzdBogLnNsdWljZS52MS5HZXRSZXF1ZXN0TG9nUmVzcG9uc2USWAoPTGlzdE1jcENhbGxMb2dzEiEuc2x1aWNlLnYxLkxpc3RNY3BDYWxsTG9nc1JlcXVlc3QaIi5zbHVpY2UudjEuTGlzdE1jcENhbGxMb2dzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * TokenUsage counts the tokens of one request.
@@ -190,20 +190,26 @@ export type LimitOutcome = Message<"sluice.v1.LimitOutcome"> & {
   name: string;
 
   /**
-   * `allowed`, `rejected`, `warned`, `store_unavailable`.
+   * `allowed`, `rejected`, `warned` (a budget past its warning threshold, or
+   * an `alert` budget over its amount), `store_unavailable` (the counter store
+   * did not answer; the limit's `on_store_failure` decided).
    *
    * @generated from field: string outcome = 2;
    */
   outcome: string;
 
   /**
-   * Counter key the request was charged to (e.g. the CEL key value).
+   * The scope value the request was counted under: `w:<workspace id>`,
+   * `g:<gateway id>`, `k:<key id>`, or `e:<CEL key value>`.
    *
    * @generated from field: string key = 3;
    */
   key: string;
 
   /**
+   * What is left after this request: requests or tokens for a rate limit,
+   * USD nano-dollars for a spend limit (never below zero).
+   *
    * @generated from field: int64 remaining = 4;
    */
   remaining: bigint;
@@ -221,20 +227,26 @@ export type LimitOutcomeJson = {
   name?: string;
 
   /**
-   * `allowed`, `rejected`, `warned`, `store_unavailable`.
+   * `allowed`, `rejected`, `warned` (a budget past its warning threshold, or
+   * an `alert` budget over its amount), `store_unavailable` (the counter store
+   * did not answer; the limit's `on_store_failure` decided).
    *
    * @generated from field: string outcome = 2;
    */
   outcome?: string;
 
   /**
-   * Counter key the request was charged to (e.g. the CEL key value).
+   * The scope value the request was counted under: `w:<workspace id>`,
+   * `g:<gateway id>`, `k:<key id>`, or `e:<CEL key value>`.
    *
    * @generated from field: string key = 3;
    */
   key?: string;
 
   /**
+   * What is left after this request: requests or tokens for a rate limit,
+   * USD nano-dollars for a spend limit (never below zero).
+   *
    * @generated from field: int64 remaining = 4;
    */
   remaining?: string;
@@ -394,14 +406,40 @@ export type RequestLog = Message<"sluice.v1.RequestLog"> & {
   responseHeaders: { [key: string]: string };
 
   /**
+   * The client's request body as received.
+   *
    * @generated from field: google.protobuf.Value request_body = 27;
    */
   requestBody?: Value | undefined;
 
   /**
+   * The answer as sent to the client: the JSON body, or for a stream the
+   * events reassembled into the equivalent whole response.
+   *
    * @generated from field: google.protobuf.Value response_body = 28;
    */
   responseBody?: Value | undefined;
+
+  /**
+   * The client closed the connection before the answer was complete.
+   *
+   * @generated from field: bool client_aborted = 29;
+   */
+  clientAborted: boolean;
+
+  /**
+   * The error message returned to the client, empty when it was served.
+   *
+   * @generated from field: string error_message = 30;
+   */
+  errorMessage: string;
+
+  /**
+   * True when the recorded bodies were cut at the recording size limit.
+   *
+   * @generated from field: bool bodies_truncated = 31;
+   */
+  bodiesTruncated: boolean;
 };
 
 /**
@@ -551,14 +589,40 @@ export type RequestLogJson = {
   responseHeaders?: { [key: string]: string };
 
   /**
+   * The client's request body as received.
+   *
    * @generated from field: google.protobuf.Value request_body = 27;
    */
   requestBody?: ValueJson;
 
   /**
+   * The answer as sent to the client: the JSON body, or for a stream the
+   * events reassembled into the equivalent whole response.
+   *
    * @generated from field: google.protobuf.Value response_body = 28;
    */
   responseBody?: ValueJson;
+
+  /**
+   * The client closed the connection before the answer was complete.
+   *
+   * @generated from field: bool client_aborted = 29;
+   */
+  clientAborted?: boolean;
+
+  /**
+   * The error message returned to the client, empty when it was served.
+   *
+   * @generated from field: string error_message = 30;
+   */
+  errorMessage?: string;
+
+  /**
+   * True when the recorded bodies were cut at the recording size limit.
+   *
+   * @generated from field: bool bodies_truncated = 31;
+   */
+  bodiesTruncated?: boolean;
 };
 
 /**
@@ -640,11 +704,16 @@ export type ListRequestLogsRequest = Message<"sluice.v1.ListRequestLogsRequest">
   header: string;
 
   /**
-   * Text in the prompt or completion.
+   * Text in the prompt or completion (recorded requests only).
    *
    * @generated from field: string text = 14;
    */
   text: string;
+
+  /**
+   * @generated from field: string conversation_id = 15;
+   */
+  conversationId: string;
 };
 
 /**
@@ -719,11 +788,16 @@ export type ListRequestLogsRequestJson = {
   header?: string;
 
   /**
-   * Text in the prompt or completion.
+   * Text in the prompt or completion (recorded requests only).
    *
    * @generated from field: string text = 14;
    */
   text?: string;
+
+  /**
+   * @generated from field: string conversation_id = 15;
+   */
+  conversationId?: string;
 };
 
 /**
@@ -891,6 +965,13 @@ export type McpCallLog = Message<"sluice.v1.McpCallLog"> & {
    * @generated from field: google.protobuf.Value output = 12;
    */
   output?: Value | undefined;
+
+  /**
+   * Set when the orchestrator made the call: the id of its own call record.
+   *
+   * @generated from field: string parent_id = 13;
+   */
+  parentId: string;
 };
 
 /**
@@ -960,6 +1041,13 @@ export type McpCallLogJson = {
    * @generated from field: google.protobuf.Value output = 12;
    */
   output?: ValueJson;
+
+  /**
+   * Set when the orchestrator made the call: the id of its own call record.
+   *
+   * @generated from field: string parent_id = 13;
+   */
+  parentId?: string;
 };
 
 /**
