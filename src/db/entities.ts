@@ -274,6 +274,42 @@ export const ConfigStateEntity = defineEntity({
 });
 export type ConfigStateRow = InferEntity<typeof ConfigStateEntity>;
 
+/**
+ * Metrics rollups (src/observability/metrics): the aggregates of settled requests per
+ * (resolution, bucket, dimensions). `id` is `<resolution>:<bucket start>:<hash of the dimensions>`;
+ * every replica merges its cells into the same row (sketches merged in a transaction).
+ * `bucketStart` is epoch seconds; the sketches are `LatencySketch.encode()` bytes.
+ */
+export const MetricRollupEntity = defineEntity({
+  name: 'MetricRollup',
+  tableName: 'metric_rollups',
+  indexes: [{ properties: ['workspaceId', 'resolution', 'bucketStart'] }, { properties: ['resolution', 'bucketStart'] }],
+  properties: {
+    id: p.string().primary().length(80),
+    workspaceId: p.string().length(40),
+    resolution: p.integer(),
+    bucketStart: p.bigint(),
+    gateway: p.string().length(200).default(''),
+    model: p.string().length(200).default(''),
+    provider: p.string().length(200).default(''),
+    apiKeyId: p.string().length(200).default(''),
+    route: p.string().length(200).default(''),
+    status: p.integer(),
+    requests: p.bigint().default(0),
+    errors: p.bigint().default(0),
+    fallbacks: p.bigint().default(0),
+    promptTokens: p.bigint().default(0),
+    completionTokens: p.bigint().default(0),
+    cachedTokens: p.bigint().default(0),
+    reasoningTokens: p.bigint().default(0),
+    costNanos: p.bigint().default(0),
+    latencySumMs: p.double().default(0),
+    latencySketch: p.blob(),
+    ttftSketch: p.blob(),
+  },
+});
+export type MetricRollupRow = InferEntity<typeof MetricRollupEntity>;
+
 /** Every entity, in dependency order (for schema generation and tests). */
 export const entities = [
   WorkspaceEntity,
@@ -288,4 +324,5 @@ export const entities = [
   ApiKeyEntity,
   McpServerEntity,
   ConfigStateEntity,
+  MetricRollupEntity,
 ];
