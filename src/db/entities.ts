@@ -131,6 +131,7 @@ export const GatewayEntity = defineEntity({
     models: p.json<string[]>(),
     modelSelector: p.text().default(''),
     mcp: p.json<McpSettingsDoc>(),
+    recordBodies: p.boolean().default(false),
     ...timestamps,
   },
 });
@@ -274,6 +275,118 @@ export const ConfigStateEntity = defineEntity({
 });
 export type ConfigStateRow = InferEntity<typeof ConfigStateEntity>;
 
+/** One attempt of a request log, as stored (see `AttemptRecord`). */
+export interface AttemptDoc {
+  provider: string;
+  model: string;
+  status: number;
+  errorCode?: string;
+  fallbackReason?: string;
+  latencyMs: number;
+}
+
+/** What one rate or spend limit decided for a request, as stored. */
+export interface LimitOutcomeDoc {
+  name: string;
+  outcome: 'allowed' | 'rejected' | 'warned' | 'store_unavailable';
+  key: string;
+  /** Requests or tokens (rate limits), nano-dollars as a decimal string (budgets). */
+  remaining: string;
+}
+
+/**
+ * One data-plane request, written by the log pipeline (src/observability/logs).
+ * `workspaceId` is '' for requests rejected before a key was known. Headers and
+ * bodies are JSON text (null unless recorded) so that header and text search
+ * run the same LIKE on both dialects; `searchText` is the prompt and completion
+ * text extracted from them.
+ */
+export const RequestLogEntity = defineEntity({
+  name: 'RequestLog',
+  tableName: 'request_logs',
+  indexes: [
+    { properties: ['workspaceId', 'time'] },
+    { properties: ['workspaceId', 'gateway', 'time'] },
+    { properties: ['workspaceId', 'model', 'time'] },
+    { properties: ['workspaceId', 'requestedModel', 'time'] },
+    { properties: ['workspaceId', 'provider', 'time'] },
+    { properties: ['workspaceId', 'apiKeyId', 'time'] },
+    { properties: ['workspaceId', 'status', 'time'] },
+    { properties: ['workspaceId', 'errorCode', 'time'] },
+    { properties: ['workspaceId', 'route', 'time'] },
+    { properties: ['workspaceId', 'conversationId', 'time'] },
+  ],
+  properties: {
+    id: p.string().primary().length(40),
+    time: p.datetime(),
+    workspaceId: p.string().length(40),
+    gateway: p.string().length(63).default(''),
+    apiKeyId: p.string().length(40).default(''),
+    apiKeyPrefix: p.string().length(32).default(''),
+    endpoint: p.string().length(32),
+    requestedModel: p.string().length(255).default(''),
+    provider: p.string().length(63).default(''),
+    model: p.string().length(255).default(''),
+    route: p.string().length(63).default(''),
+    celResults: p.json<Record<string, string>>(),
+    attempts: p.json<AttemptDoc[]>(),
+    status: p.integer(),
+    errorCode: p.string().length(64).default(''),
+    errorMessage: p.text().default(''),
+    rejectedStage: p.string().length(16).default(''),
+    latencyMs: p.integer().default(0),
+    ttftMs: p.integer().default(0),
+    promptTokens: p.integer().default(0),
+    completionTokens: p.integer().default(0),
+    cachedTokens: p.integer().default(0),
+    reasoningTokens: p.integer().default(0),
+    cacheWriteTokens: p.integer().default(0),
+    costNanos: p.bigint().default(0),
+    rateLimits: p.json<LimitOutcomeDoc[]>(),
+    spendLimits: p.json<LimitOutcomeDoc[]>(),
+    conversationId: p.string().length(255).default(''),
+    streamed: p.boolean().default(false),
+    clientAborted: p.boolean().default(false),
+    bodiesTruncated: p.boolean().default(false),
+    requestHeaders: p.text().nullable(),
+    responseHeaders: p.text().nullable(),
+    requestBody: p.text().nullable(),
+    responseBody: p.text().nullable(),
+    searchText: p.text().nullable(),
+  },
+});
+export type RequestLogRow = InferEntity<typeof RequestLogEntity>;
+
+/** One MCP tool call, written by the log pipeline; `input`/`output` are JSON text, null unless recorded. */
+export const McpCallLogEntity = defineEntity({
+  name: 'McpCallLog',
+  tableName: 'mcp_call_logs',
+  indexes: [
+    { properties: ['workspaceId', 'time'] },
+    { properties: ['workspaceId', 'gateway', 'time'] },
+    { properties: ['workspaceId', 'server', 'time'] },
+    { properties: ['workspaceId', 'tool', 'time'] },
+    { properties: ['workspaceId', 'apiKeyId', 'time'] },
+    { properties: ['workspaceId', 'status', 'time'] },
+  ],
+  properties: {
+    id: p.string().primary().length(40),
+    time: p.datetime(),
+    workspaceId: p.string().length(40),
+    gateway: p.string().length(63).default(''),
+    apiKeyId: p.string().length(40).default(''),
+    server: p.string().length(63),
+    tool: p.string().length(255),
+    latencyMs: p.integer().default(0),
+    status: p.string().length(16),
+    errorMessage: p.text().default(''),
+    input: p.text().nullable(),
+    output: p.text().nullable(),
+    parentId: p.string().length(40).default(''),
+  },
+});
+export type McpCallLogRow = InferEntity<typeof McpCallLogEntity>;
+
 /**
  * Metrics rollups (src/observability/metrics): the aggregates of settled requests per
  * (resolution, bucket, dimensions). `id` is `<resolution>:<bucket start>:<hash of the dimensions>`;
@@ -324,5 +437,7 @@ export const entities = [
   ApiKeyEntity,
   McpServerEntity,
   ConfigStateEntity,
+  RequestLogEntity,
+  McpCallLogEntity,
   MetricRollupEntity,
 ];
