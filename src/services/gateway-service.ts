@@ -58,6 +58,7 @@ import {
 } from '../gen/sluice/v1/gateway_pb.js';
 import { checkCel, formatCelProblem, MAX_CEL_LENGTH, MAX_KEY_EXPR_LENGTH, type CelExpected, type CelSurface } from '../policy/cel.js';
 import { newId } from '../security/tokens.js';
+import { checkExpression, evaluateExpression } from './cel-expressions.js';
 import { resolveWorkspaceId, visibleOr404, type CallContext } from './context.js';
 import { enumFromSlug, enumSlug } from './enums.js';
 import { decodeCursor, encodeCursor, pageSize } from './pagination.js';
@@ -718,6 +719,14 @@ export function createGatewayService(deps: ServiceDeps): DomainService<typeof Ga
         em.remove(await loadVisible(em, call, SpendLimitEntity, 'spend limit', req.id, 'id'));
       });
       return {};
+    },
+
+    async checkExpression(req) {
+      return checkExpression(req);
+    },
+
+    async evaluateExpression(req) {
+      return evaluateExpression(req);
     },
   };
 }

@@ -132,6 +132,8 @@ function cases(x: Ids): Case[] {
     c(GatewayService, 'listSpendLimits', { workspaceId: x.workspaceId, pageSize: -1 }, 'page_size'),
     c(GatewayService, 'updateSpendLimit', { spendLimit: { id: x.spendLimitId, amountMicros: 0n }, updateMask: mask('amount_micros') }, 'spend_limit.amount_micros'),
     c(GatewayService, 'deleteSpendLimit', { id: '' }, 'id'),
+    c(GatewayService, 'checkExpression', { expression: 'true' }, 'kind'),
+    c(GatewayService, 'evaluateExpression', { expression: 'true', kind: 1, context: { request: { headers: 'x' } } }, 'context.request.headers'),
 
     c(ApiKeyService, 'createApiKey', { workspaceId: x.workspaceId, apiKey: { name: 'k2', gateways: ['nope'] } }, 'api_key.gateways[0]'),
     c(ApiKeyService, 'getApiKey', { id: '' }, 'id'),

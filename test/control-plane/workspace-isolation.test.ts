@@ -197,7 +197,13 @@ describe.each(DIALECTS)('workspace isolation on %s', (dialect) => {
     const covered = new Set(cases(b).map((c) => `${c.service.typeName}.${c.method}`));
     // ListWorkspaces takes no workspace: the last test shows it lists only the token's own.
     // GetRequestLog addresses a log record by id; with no records yet it has nothing to leak.
-    const elsewhere = ['sluice.v1.WorkspaceService.listWorkspaces', 'sluice.v1.LogService.getRequestLog'];
+    // CheckExpression and EvaluateExpression read no stored data at all.
+    const elsewhere = [
+      'sluice.v1.WorkspaceService.listWorkspaces',
+      'sluice.v1.LogService.getRequestLog',
+      'sluice.v1.GatewayService.checkExpression',
+      'sluice.v1.GatewayService.evaluateExpression',
+    ];
     const all = allRpcNames().filter((n) => !elsewhere.includes(n));
     expect(all.filter((n) => !covered.has(n))).toEqual([]);
   });

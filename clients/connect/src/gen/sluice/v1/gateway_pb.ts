@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask, FieldMaskJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { FieldMask, FieldMaskJson, StructJson, Timestamp, TimestampJson, Value, ValueJson } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file sluice/v1/gateway.proto.
  */
 export const file_sluice_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("ChdzbHVpY2UvdjEvZ2F0ZXdheS5wcm90bxIJc2x1aWNlLnYxIosCCgdHYXRld2F5EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEgwKBHRhZ3MYBSADKAkSDgoGbW9kZWxzGAYgAygJEhYKDm1vZGVsX3NlbGVjdG9yGAcgASgJEiMKA21jcBgIIAEoCzIWLnNsdWljZS52MS5NY3BTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKC01jcFNldHRpbmdzEhUKDWRlZmVyX2xvYWRpbmcYASABKAgSFQoNYmxvY2tlZF90b29scxgCIAMoCRIVCg1hdXRob3JpemF0aW9uGAMgASgJIlEKFENyZWF0ZUdhdGV3YXlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIjCgdnYXRld2F5GAIgASgLMhIuc2x1aWNlLnYxLkdhdGV3YXkiPAoVQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIfChFHZXRHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCSI5ChJHZXRHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5InwKE0xpc3RHYXRld2F5c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEgwKBG5hbWUYBCABKAkSCwoDdGFnGAUgASgJEg0KBXF1ZXJ5GAYgASgJIlUKFExpc3RHYXRld2F5c1Jlc3BvbnNlEiQKCGdhdGV3YXlzGAEgAygLMhIuc2x1aWNlLnYxLkdhdGV3YXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImwKFFVwZGF0ZUdhdGV3YXlSZXF1ZXN0EiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPAoVVXBkYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIxChREZWxldGVHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCIXChVEZWxldGVHYXRld2F5UmVzcG9uc2UiPQoKUG9vbE1lbWJlchIQCghwcm92aWRlchgBIAEoCRINCgVtb2RlbBgCIAEoCRIOCgZ3ZWlnaHQYAyABKAUipgEKBFBvb2wSKQoIc3RyYXRlZ3kYASABKA4yFy5zbHVpY2UudjEuUG9vbFN0cmF0ZWd5EiYKB21lbWJlcnMYAiADKAsyFS5zbHVpY2UudjEuUG9vbE1lbWJlchIvCgtmYWxsYmFja19vbhgDIAMoDjIaLnNsdWljZS52MS5GYWxsYmFja1RyaWdnZXISGgoSYXR0ZW1wdF90aW1lb3V0X21zGAQgASgFIqECCgVSb3V0ZRIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSEQoJY29uZGl0aW9uGAUgASgJEh0KBHBvb2wYBiABKAsyDy5zbHVpY2UudjEuUG9vbBIiCglmYWxsYmFja3MYByADKAsyDy5zbHVpY2UudjEuUG9vbBIUCgdlbmFibGVkGAggASgISACIAQESLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfZW5hYmxlZCJJChJDcmVhdGVSb3V0ZVJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIfCgVyb3V0ZRgCIAEoCzIQLnNsdWljZS52MS5Sb3V0ZSI2ChNDcmVhdGVSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIh0KD0dldFJvdXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIzChBHZXRSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIlwKEUxpc3RSb3V0ZXNSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCSJPChJMaXN0Um91dGVzUmVzcG9uc2USIAoGcm91dGVzGAEgAygLMhAuc2x1aWNlLnYxLlJvdXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJmChJVcGRhdGVSb3V0ZVJlcXVlc3QSHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKE1VwZGF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiIAoSRGVsZXRlUm91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZVJvdXRlUmVzcG9uc2UiWwoKTGltaXRTY29wZRITCgl3b3Jrc3BhY2UYASABKAhIABIRCgdnYXRld2F5GAIgASgISAASDQoDa2V5GAMgASgISAASDgoEZXhwchgEIAEoCUgAQgYKBGtpbmQi6gIKCVJhdGVMaW1pdBIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJgoEdW5pdBgEIAEoDjIYLnNsdWljZS52MS5SYXRlTGltaXRVbml0Eg0KBWxpbWl0GAUgASgDEioKBndpbmRvdxgGIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSDQoFYnVyc3QYByABKAMSJAoFc2NvcGUYCCABKAsyFS5zbHVpY2UudjEuTGltaXRTY29wZRI1ChBvbl9zdG9yZV9mYWlsdXJlGAkgASgOMhsuc2x1aWNlLnYxLlN0b3JlRmFpbHVyZU1vZGUSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJWChZDcmVhdGVSYXRlTGltaXRSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSKAoKcmF0ZV9saW1pdBgCIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiQwoXQ3JlYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiIQoTR2V0UmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSJAChRHZXRSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCJSChVMaXN0UmF0ZUxpbWl0c1JlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJcChZMaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlEikKC3JhdGVfbGltaXRzGAEgAygLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicwoWVXBkYXRlUmF0ZUxpbWl0UmVxdWVzdBIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQwoXVXBkYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiJAoWRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSIZChdEZWxldGVSYXRlTGltaXRSZXNwb25zZSKRAwoKU3BlbmRMaW1pdBIKCgJpZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSEgoKZ2F0ZXdheV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEhUKDWFtb3VudF9taWNyb3MYBSABKAMSJgoGcGVyaW9kGAYgASgOMhYuc2x1aWNlLnYxLlNwZW5kUGVyaW9kEjAKC2VuZm9yY2VtZW50GAcgASgOMhsuc2x1aWNlLnYxLlNwZW5kRW5mb3JjZW1lbnQSDwoHd2Fybl9hdBgIIAEoARIkCgVzY29wZRgJIAEoCzIVLnNsdWljZS52MS5MaW1pdFNjb3BlEjUKEG9uX3N0b3JlX2ZhaWx1cmUYCiABKA4yGy5zbHVpY2UudjEuU3RvcmVGYWlsdXJlTW9kZRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKF0NyZWF0ZVNwZW5kTGltaXRSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIqCgtzcGVuZF9saW1pdBgCIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IkYKGENyZWF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiIKFEdldFNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIkMKFUdldFNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0ImkKFkxpc3RTcGVuZExpbWl0c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiXwoXTGlzdFNwZW5kTGltaXRzUmVzcG9uc2USKwoMc3BlbmRfbGltaXRzGAEgAygLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInYKF1VwZGF0ZVNwZW5kTGltaXRSZXF1ZXN0EioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkYKGFVwZGF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiUKF0RlbGV0ZVNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZVNwZW5kTGltaXRSZXNwb25zZSrEAQoMUG9vbFN0cmF0ZWd5Eh0KGVBPT0xfU1RSQVRFR1lfVU5TUEVDSUZJRUQQABIaChZQT09MX1NUUkFURUdZX1BSSU9SSVRZEAESHQoZUE9PTF9TVFJBVEVHWV9ST1VORF9ST0JJThACEhoKFlBPT0xfU1RSQVRFR1lfV0VJR0hURUQQAxIfChtQT09MX1NUUkFURUdZX0xFQVNUX0xBVEVOQ1kQBBIdChlQT09MX1NUUkFURUdZX0xPV0VTVF9DT1NUEAUqvgEKD0ZhbGxiYWNrVHJpZ2dlchIgChxGQUxMQkFDS19UUklHR0VSX1VOU1BFQ0lGSUVEEAASIQodRkFMTEJBQ0tfVFJJR0dFUl9SQVRFX0xJTUlURUQQARIhCh1GQUxMQkFDS19UUklHR0VSX1NFUlZFUl9FUlJPUhACEhwKGEZBTExCQUNLX1RSSUdHRVJfVElNRU9VVBADEiUKIUZBTExCQUNLX1RSSUdHRVJfQ09OTkVDVElPTl9FUlJPUhAEKmoKDVJhdGVMaW1pdFVuaXQSHwobUkFURV9MSU1JVF9VTklUX1VOU1BFQ0lGSUVEEAASHAoYUkFURV9MSU1JVF9VTklUX1JFUVVFU1RTEAESGgoWUkFURV9MSU1JVF9VTklUX1RPS0VOUxACKqcBCg9SYXRlTGltaXRXaW5kb3cSIQodUkFURV9MSU1JVF9XSU5ET1dfVU5TUEVDSUZJRUQQABIcChhSQVRFX0xJTUlUX1dJTkRPV19TRUNPTkQQARIcChhSQVRFX0xJTUlUX1dJTkRPV19NSU5VVEUQAhIaChZSQVRFX0xJTUlUX1dJTkRPV19IT1VSEAMSGQoVUkFURV9MSU1JVF9XSU5ET1dfREFZEAQqfAoQU3RvcmVGYWlsdXJlTW9kZRIiCh5TVE9SRV9GQUlMVVJFX01PREVfVU5TUEVDSUZJRUQQABIgChxTVE9SRV9GQUlMVVJFX01PREVfRkFJTF9PUEVOEAESIgoeU1RPUkVfRkFJTFVSRV9NT0RFX0ZBSUxfQ0xPU0VEEAIqdgoLU3BlbmRQZXJpb2QSHAoYU1BFTkRfUEVSSU9EX1VOU1BFQ0lGSUVEEAASFgoSU1BFTkRfUEVSSU9EX0RBSUxZEAESFwoTU1BFTkRfUEVSSU9EX1dFRUtMWRACEhgKFFNQRU5EX1BFUklPRF9NT05USExZEAMqbwoQU3BlbmRFbmZvcmNlbWVudBIhCh1TUEVORF9FTkZPUkNFTUVOVF9VTlNQRUNJRklFRBAAEhsKF1NQRU5EX0VORk9SQ0VNRU5UX0JMT0NLEAESGwoXU1BFTkRfRU5GT1JDRU1FTlRfQUxFUlQQAjKdDQoOR2F0ZXdheVNlcnZpY2USUgoNQ3JlYXRlR2F0ZXdheRIfLnNsdWljZS52MS5DcmVhdGVHYXRld2F5UmVxdWVzdBogLnNsdWljZS52MS5DcmVhdGVHYXRld2F5UmVzcG9uc2USSQoKR2V0R2F0ZXdheRIcLnNsdWljZS52MS5HZXRHYXRld2F5UmVxdWVzdBodLnNsdWljZS52MS5HZXRHYXRld2F5UmVzcG9uc2USTwoMTGlzdEdhdGV3YXlzEh4uc2x1aWNlLnYxLkxpc3RHYXRld2F5c1JlcXVlc3QaHy5zbHVpY2UudjEuTGlzdEdhdGV3YXlzUmVzcG9uc2USUgoNVXBkYXRlR2F0ZXdheRIfLnNsdWljZS52MS5VcGRhdGVHYXRld2F5UmVxdWVzdBogLnNsdWljZS52MS5VcGRhdGVHYXRld2F5UmVzcG9uc2USUgoNRGVsZXRlR2F0ZXdheRIfLnNsdWljZS52MS5EZWxldGVHYXRld2F5UmVxdWVzdBogLnNsdWljZS52MS5EZWxldGVHYXRld2F5UmVzcG9uc2USTAoLQ3JlYXRlUm91dGUSHS5zbHVpY2UudjEuQ3JlYXRlUm91dGVSZXF1ZXN0Gh4uc2x1aWNlLnYxLkNyZWF0ZVJvdXRlUmVzcG9uc2USQwoIR2V0Um91dGUSGi5zbHVpY2UudjEuR2V0Um91dGVSZXF1ZXN0Ghsuc2x1aWNlLnYxLkdldFJvdXRlUmVzcG9uc2USSQoKTGlzdFJvdXRlcxIcLnNsdWljZS52MS5MaXN0Um91dGVzUmVxdWVzdBodLnNsdWljZS52MS5MaXN0Um91dGVzUmVzcG9uc2USTAoLVXBkYXRlUm91dGUSHS5zbHVpY2UudjEuVXBkYXRlUm91dGVSZXF1ZXN0Gh4uc2x1aWNlLnYxLlVwZGF0ZVJvdXRlUmVzcG9uc2USTAoLRGVsZXRlUm91dGUSHS5zbHVpY2UudjEuRGVsZXRlUm91dGVSZXF1ZXN0Gh4uc2x1aWNlLnYxLkRlbGV0ZVJvdXRlUmVzcG9uc2USWAoPQ3JlYXRlUmF0ZUxpbWl0EiEuc2x1aWNlLnYxLkNyZWF0ZVJhdGVMaW1pdFJlcXVlc3QaIi5zbHVpY2UudjEuQ3JlYXRlUmF0ZUxpbWl0UmVzcG9uc2USTwoMR2V0UmF0ZUxpbWl0Eh4uc2x1aWNlLnYxLkdldFJhdGVMaW1pdFJlcXVlc3QaHy5zbHVpY2UudjEuR2V0UmF0ZUxpbWl0UmVzcG9uc2USVQoOTGlzdFJhdGVMaW1pdHMSIC5zbHVpY2UudjEuTGlzdFJhdGVMaW1pdHNSZXF1ZXN0GiEuc2x1aWNlLnYxLkxpc3RSYXRlTGltaXRzUmVzcG9uc2USWAoPVXBkYXRlUmF0ZUxpbWl0EiEuc2x1aWNlLnYxLlVwZGF0ZVJhdGVMaW1pdFJlcXVlc3QaIi5zbHVpY2UudjEuVXBkYXRlUmF0ZUxpbWl0UmVzcG9uc2USWAoPRGVsZXRlUmF0ZUxpbWl0EiEuc2x1aWNlLnYxLkRlbGV0ZVJhdGVMaW1pdFJlcXVlc3QaIi5zbHVpY2UudjEuRGVsZXRlUmF0ZUxpbWl0UmVzcG9uc2USWwoQQ3JlYXRlU3BlbmRMaW1pdBIiLnNsdWljZS52MS5DcmVhdGVTcGVuZExpbWl0UmVxdWVzdBojLnNsdWljZS52MS5DcmVhdGVTcGVuZExpbWl0UmVzcG9uc2USUgoNR2V0U3BlbmRMaW1pdBIfLnNsdWljZS52MS5HZXRTcGVuZExpbWl0UmVxdWVzdBogLnNsdWljZS52MS5HZXRTcGVuZExpbWl0UmVzcG9uc2USWAoPTGlzdFNwZW5kTGltaXRzEiEuc2x1aWNlLnYxLkxpc3RTcGVuZExpbWl0c1JlcXVlc3QaIi5zbHVpY2UudjEuTGlzdFNwZW5kTGltaXRzUmVzcG9uc2USWwoQVXBkYXRlU3BlbmRMaW1pdBIiLnNsdWljZS52MS5VcGRhdGVTcGVuZExpbWl0UmVxdWVzdBojLnNsdWljZS52MS5VcGRhdGVTcGVuZExpbWl0UmVzcG9uc2USWwoQRGVsZXRlU3BlbmRMaW1pdBIiLnNsdWljZS52MS5EZWxldGVTcGVuZExpbWl0UmVxdWVzdBojLnNsdWljZS52MS5EZWxldGVTcGVuZExpbWl0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChdzbHVpY2UvdjEvZ2F0ZXdheS5wcm90bxIJc2x1aWNlLnYxIqICCgdHYXRld2F5EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEgwKBHRhZ3MYBSADKAkSDgoGbW9kZWxzGAYgAygJEhYKDm1vZGVsX3NlbGVjdG9yGAcgASgJEiMKA21jcBgIIAEoCzIWLnNsdWljZS52MS5NY3BTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlY29yZF9ib2RpZXMYCyABKAgiUgoLTWNwU2V0dGluZ3MSFQoNZGVmZXJfbG9hZGluZxgBIAEoCBIVCg1ibG9ja2VkX3Rvb2xzGAIgAygJEhUKDWF1dGhvcml6YXRpb24YAyABKAkiUQoUQ3JlYXRlR2F0ZXdheVJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEiMKB2dhdGV3YXkYAiABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSI8ChVDcmVhdGVHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5Ih8KEUdldEdhdGV3YXlSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEkdldEdhdGV3YXlSZXNwb25zZRIjCgdnYXRld2F5GAEgASgLMhIuc2x1aWNlLnYxLkdhdGV3YXkifAoTTGlzdEdhdGV3YXlzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCRILCgN0YWcYBSABKAkSDQoFcXVlcnkYBiABKAkiVQoUTGlzdEdhdGV3YXlzUmVzcG9uc2USJAoIZ2F0ZXdheXMYASADKAsyEi5zbHVpY2UudjEuR2F0ZXdheRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibAoUVXBkYXRlR2F0ZXdheVJlcXVlc3QSIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI8ChVVcGRhdGVHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5IjEKFERlbGV0ZUdhdGV3YXlSZXF1ZXN0EgoKAmlkGAEgASgJEg0KBWZvcmNlGAIgASgIIhcKFURlbGV0ZUdhdGV3YXlSZXNwb25zZSI9CgpQb29sTWVtYmVyEhAKCHByb3ZpZGVyGAEgASgJEg0KBW1vZGVsGAIgASgJEg4KBndlaWdodBgDIAEoBSKmAQoEUG9vbBIpCghzdHJhdGVneRgBIAEoDjIXLnNsdWljZS52MS5Qb29sU3RyYXRlZ3kSJgoHbWVtYmVycxgCIAMoCzIVLnNsdWljZS52MS5Qb29sTWVtYmVyEi8KC2ZhbGxiYWNrX29uGAMgAygOMhouc2x1aWNlLnYxLkZhbGxiYWNrVHJpZ2dlchIaChJhdHRlbXB0X3RpbWVvdXRfbXMYBCABKAUioQIKBVJvdXRlEgoKAmlkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIQCghwcmlvcml0eRgEIAEoBRIRCgljb25kaXRpb24YBSABKAkSHQoEcG9vbBgGIAEoCzIPLnNsdWljZS52MS5Qb29sEiIKCWZhbGxiYWNrcxgHIAMoCzIPLnNsdWljZS52MS5Qb29sEhQKB2VuYWJsZWQYCCABKAhIAIgBARIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgoKCF9lbmFibGVkIkkKEkNyZWF0ZVJvdXRlUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEh8KBXJvdXRlGAIgASgLMhAuc2x1aWNlLnYxLlJvdXRlIjYKE0NyZWF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiHQoPR2V0Um91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIjMKEEdldFJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiXAoRTGlzdFJvdXRlc1JlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIMCgRuYW1lGAQgASgJIk8KEkxpc3RSb3V0ZXNSZXNwb25zZRIgCgZyb3V0ZXMYASADKAsyEC5zbHVpY2UudjEuUm91dGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImYKElVwZGF0ZVJvdXRlUmVxdWVzdBIfCgVyb3V0ZRgBIAEoCzIQLnNsdWljZS52MS5Sb3V0ZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoTVXBkYXRlUm91dGVSZXNwb25zZRIfCgVyb3V0ZRgBIAEoCzIQLnNsdWljZS52MS5Sb3V0ZSIgChJEZWxldGVSb3V0ZVJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlUm91dGVSZXNwb25zZSJbCgpMaW1pdFNjb3BlEhMKCXdvcmtzcGFjZRgBIAEoCEgAEhEKB2dhdGV3YXkYAiABKAhIABINCgNrZXkYAyABKAhIABIOCgRleHByGAQgASgJSABCBgoEa2luZCLqAgoJUmF0ZUxpbWl0EgoKAmlkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRImCgR1bml0GAQgASgOMhguc2x1aWNlLnYxLlJhdGVMaW1pdFVuaXQSDQoFbGltaXQYBSABKAMSKgoGd2luZG93GAYgASgOMhouc2x1aWNlLnYxLlJhdGVMaW1pdFdpbmRvdxINCgVidXJzdBgHIAEoAxIkCgVzY29wZRgIIAEoCzIVLnNsdWljZS52MS5MaW1pdFNjb3BlEjUKEG9uX3N0b3JlX2ZhaWx1cmUYCSABKA4yGy5zbHVpY2UudjEuU3RvcmVGYWlsdXJlTW9kZRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlYKFkNyZWF0ZVJhdGVMaW1pdFJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIoCgpyYXRlX2xpbWl0GAIgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCJDChdDcmVhdGVSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCIhChNHZXRSYXRlTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIkAKFEdldFJhdGVMaW1pdFJlc3BvbnNlEigKCnJhdGVfbGltaXQYASABKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0IlIKFUxpc3RSYXRlTGltaXRzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlwKFkxpc3RSYXRlTGltaXRzUmVzcG9uc2USKQoLcmF0ZV9saW1pdHMYASADKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChZVcGRhdGVSYXRlTGltaXRSZXF1ZXN0EigKCnJhdGVfbGltaXQYASABKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJDChdVcGRhdGVSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCIkChZEZWxldGVSYXRlTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIhkKF0RlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlIpEDCgpTcGVuZExpbWl0EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpnYXRld2F5X2lkGAMgASgJEgwKBG5hbWUYBCABKAkSFQoNYW1vdW50X21pY3JvcxgFIAEoAxImCgZwZXJpb2QYBiABKA4yFi5zbHVpY2UudjEuU3BlbmRQZXJpb2QSMAoLZW5mb3JjZW1lbnQYByABKA4yGy5zbHVpY2UudjEuU3BlbmRFbmZvcmNlbWVudBIPCgd3YXJuX2F0GAggASgBEiQKBXNjb3BlGAkgASgLMhUuc2x1aWNlLnYxLkxpbWl0U2NvcGUSNQoQb25fc3RvcmVfZmFpbHVyZRgKIAEoDjIbLnNsdWljZS52MS5TdG9yZUZhaWx1cmVNb2RlEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWwoXQ3JlYXRlU3BlbmRMaW1pdFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEioKC3NwZW5kX2xpbWl0GAIgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiRgoYQ3JlYXRlU3BlbmRMaW1pdFJlc3BvbnNlEioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiIgoUR2V0U3BlbmRMaW1pdFJlcXVlc3QSCgoCaWQYASABKAkiQwoVR2V0U3BlbmRMaW1pdFJlc3BvbnNlEioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiaQoWTGlzdFNwZW5kTGltaXRzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEgoKZ2F0ZXdheV9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJfChdMaXN0U3BlbmRMaW1pdHNSZXNwb25zZRIrCgxzcGVuZF9saW1pdHMYASADKAsyFS5zbHVpY2UudjEuU3BlbmRMaW1pdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgoXVXBkYXRlU3BlbmRMaW1pdFJlcXVlc3QSKgoLc3BlbmRfbGltaXQYASABKAsyFS5zbHVpY2UudjEuU3BlbmRMaW1pdBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRgoYVXBkYXRlU3BlbmRMaW1pdFJlc3BvbnNlEioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiJQoXRGVsZXRlU3BlbmRMaW1pdFJlcXVlc3QSCgoCaWQYASABKAkiGgoYRGVsZXRlU3BlbmRMaW1pdFJlc3BvbnNlIlAKEUV4cHJlc3Npb25Qcm9ibGVtEgwKBGtpbmQYASABKAkSDAoEbGluZRgCIAEoBRIOCgZjb2x1bW4YAyABKAUSDwoHbWVzc2FnZRgEIAEoCSJVChZDaGVja0V4cHJlc3Npb25SZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSJwoEa2luZBgCIAEoDjIZLnNsdWljZS52MS5FeHByZXNzaW9uS2luZCJIChdDaGVja0V4cHJlc3Npb25SZXNwb25zZRItCgdwcm9ibGVtGAEgASgLMhwuc2x1aWNlLnYxLkV4cHJlc3Npb25Qcm9ibGVtIoIBChlFdmFsdWF0ZUV4cHJlc3Npb25SZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSJwoEa2luZBgCIAEoDjIZLnNsdWljZS52MS5FeHByZXNzaW9uS2luZBIoCgdjb250ZXh0GAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKCAQoaRXZhbHVhdGVFeHByZXNzaW9uUmVzcG9uc2USLQoHcHJvYmxlbRgBIAEoCzIcLnNsdWljZS52MS5FeHByZXNzaW9uUHJvYmxlbRImCgZyZXN1bHQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDQoFZXJyb3IYAyABKAkqxAEKDFBvb2xTdHJhdGVneRIdChlQT09MX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASGgoWUE9PTF9TVFJBVEVHWV9QUklPUklUWRABEh0KGVBPT0xfU1RSQVRFR1lfUk9VTkRfUk9CSU4QAhIaChZQT09MX1NUUkFURUdZX1dFSUdIVEVEEAMSHwobUE9PTF9TVFJBVEVHWV9MRUFTVF9MQVRFTkNZEAQSHQoZUE9PTF9TVFJBVEVHWV9MT1dFU1RfQ09TVBAFKr4BCg9GYWxsYmFja1RyaWdnZXISIAocRkFMTEJBQ0tfVFJJR0dFUl9VTlNQRUNJRklFRBAAEiEKHUZBTExCQUNLX1RSSUdHRVJfUkFURV9MSU1JVEVEEAESIQodRkFMTEJBQ0tfVFJJR0dFUl9TRVJWRVJfRVJST1IQAhIcChhGQUxMQkFDS19UUklHR0VSX1RJTUVPVVQQAxIlCiFGQUxMQkFDS19UUklHR0VSX0NPTk5FQ1RJT05fRVJST1IQBCpqCg1SYXRlTGltaXRVbml0Eh8KG1JBVEVfTElNSVRfVU5JVF9VTlNQRUNJRklFRBAAEhwKGFJBVEVfTElNSVRfVU5JVF9SRVFVRVNUUxABEhoKFlJBVEVfTElNSVRfVU5JVF9UT0tFTlMQAiqnAQoPUmF0ZUxpbWl0V2luZG93EiEKHVJBVEVfTElNSVRfV0lORE9XX1VOU1BFQ0lGSUVEEAASHAoYUkFURV9MSU1JVF9XSU5ET1dfU0VDT05EEAESHAoYUkFURV9MSU1JVF9XSU5ET1dfTUlOVVRFEAISGgoWUkFURV9MSU1JVF9XSU5ET1dfSE9VUhADEhkKFVJBVEVfTElNSVRfV0lORE9XX0RBWRAEKnwKEFN0b3JlRmFpbHVyZU1vZGUSIgoeU1RPUkVfRkFJTFVSRV9NT0RFX1VOU1BFQ0lGSUVEEAASIAocU1RPUkVfRkFJTFVSRV9NT0RFX0ZBSUxfT1BFThABEiIKHlNUT1JFX0ZBSUxVUkVfTU9ERV9GQUlMX0NMT1NFRBACKnYKC1NwZW5kUGVyaW9kEhwKGFNQRU5EX1BFUklPRF9VTlNQRUNJRklFRBAAEhYKElNQRU5EX1BFUklPRF9EQUlMWRABEhcKE1NQRU5EX1BFUklPRF9XRUVLTFkQAhIYChRTUEVORF9QRVJJT0RfTU9OVEhMWRADKm8KEFNwZW5kRW5mb3JjZW1lbnQSIQodU1BFTkRfRU5GT1JDRU1FTlRfVU5TUEVDSUZJRUQQABIbChdTUEVORF9FTkZPUkNFTUVOVF9CTE9DSxABEhsKF1NQRU5EX0VORk9SQ0VNRU5UX0FMRVJUEAIqwAEKDkV4cHJlc3Npb25LaW5kEh8KG0VYUFJFU1NJT05fS0lORF9VTlNQRUNJRklFRBAAEiMKH0VYUFJFU1NJT05fS0lORF9ST1VURV9DT05ESVRJT04QARIiCh5FWFBSRVNTSU9OX0tJTkRfTU9ERUxfU0VMRUNUT1IQAhIdChlFWFBSRVNTSU9OX0tJTkRfTElNSVRfS0VZEAMSJQohRVhQUkVTU0lPTl9LSU5EX01DUF9BVVRIT1JJWkFUSU9OEAQy2g4KDkdhdGV3YXlTZXJ2aWNlElIKDUNyZWF0ZUdhdGV3YXkSHy5zbHVpY2UudjEuQ3JlYXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEkkKCkdldEdhdGV3YXkSHC5zbHVpY2UudjEuR2V0R2F0ZXdheVJlcXVlc3QaHS5zbHVpY2UudjEuR2V0R2F0ZXdheVJlc3BvbnNlEk8KDExpc3RHYXRld2F5cxIeLnNsdWljZS52MS5MaXN0R2F0ZXdheXNSZXF1ZXN0Gh8uc2x1aWNlLnYxLkxpc3RHYXRld2F5c1Jlc3BvbnNlElIKDVVwZGF0ZUdhdGV3YXkSHy5zbHVpY2UudjEuVXBkYXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuVXBkYXRlR2F0ZXdheVJlc3BvbnNlElIKDURlbGV0ZUdhdGV3YXkSHy5zbHVpY2UudjEuRGVsZXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuRGVsZXRlR2F0ZXdheVJlc3BvbnNlEkwKC0NyZWF0ZVJvdXRlEh0uc2x1aWNlLnYxLkNyZWF0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5DcmVhdGVSb3V0ZVJlc3BvbnNlEkMKCEdldFJvdXRlEhouc2x1aWNlLnYxLkdldFJvdXRlUmVxdWVzdBobLnNsdWljZS52MS5HZXRSb3V0ZVJlc3BvbnNlEkkKCkxpc3RSb3V0ZXMSHC5zbHVpY2UudjEuTGlzdFJvdXRlc1JlcXVlc3QaHS5zbHVpY2UudjEuTGlzdFJvdXRlc1Jlc3BvbnNlEkwKC1VwZGF0ZVJvdXRlEh0uc2x1aWNlLnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5VcGRhdGVSb3V0ZVJlc3BvbnNlEkwKC0RlbGV0ZVJvdXRlEh0uc2x1aWNlLnYxLkRlbGV0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5EZWxldGVSb3V0ZVJlc3BvbnNlElgKD0NyZWF0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5DcmVhdGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLkNyZWF0ZVJhdGVMaW1pdFJlc3BvbnNlEk8KDEdldFJhdGVMaW1pdBIeLnNsdWljZS52MS5HZXRSYXRlTGltaXRSZXF1ZXN0Gh8uc2x1aWNlLnYxLkdldFJhdGVMaW1pdFJlc3BvbnNlElUKDkxpc3RSYXRlTGltaXRzEiAuc2x1aWNlLnYxLkxpc3RSYXRlTGltaXRzUmVxdWVzdBohLnNsdWljZS52MS5MaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlElgKD1VwZGF0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5VcGRhdGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLlVwZGF0ZVJhdGVMaW1pdFJlc3BvbnNlElgKD0RlbGV0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5EZWxldGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLkRlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlElsKEENyZWF0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuQ3JlYXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuQ3JlYXRlU3BlbmRMaW1pdFJlc3BvbnNlElIKDUdldFNwZW5kTGltaXQSHy5zbHVpY2UudjEuR2V0U3BlbmRMaW1pdFJlcXVlc3QaIC5zbHVpY2UudjEuR2V0U3BlbmRMaW1pdFJlc3BvbnNlElgKD0xpc3RTcGVuZExpbWl0cxIhLnNsdWljZS52MS5MaXN0U3BlbmRMaW1pdHNSZXF1ZXN0GiIuc2x1aWNlLnYxLkxpc3RTcGVuZExpbWl0c1Jlc3BvbnNlElsKEFVwZGF0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuVXBkYXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuVXBkYXRlU3BlbmRMaW1pdFJlc3BvbnNlElsKEERlbGV0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuRGVsZXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuRGVsZXRlU3BlbmRMaW1pdFJlc3BvbnNlElgKD0NoZWNrRXhwcmVzc2lvbhIhLnNsdWljZS52MS5DaGVja0V4cHJlc3Npb25SZXF1ZXN0GiIuc2x1aWNlLnYxLkNoZWNrRXhwcmVzc2lvblJlc3BvbnNlEmEKEkV2YWx1YXRlRXhwcmVzc2lvbhIkLnNsdWljZS52MS5FdmFsdWF0ZUV4cHJlc3Npb25SZXF1ZXN0GiUuc2x1aWNlLnYxLkV2YWx1YXRlRXhwcmVzc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Gateway is what clients talk to: `/gateways/{name}/v1/…` and `/gateways/{name}/mcp`.
@@ -75,6 +75,15 @@ export type Gateway = Message<"sluice.v1.Gateway"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 10;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Record request and response headers (secrets redacted) and bodies of
+   * every request on this gateway in the request log, and MCP tool call
+   * inputs and outputs, whatever the providers' `record_bodies`.
+   *
+   * @generated from field: bool record_bodies = 11;
+   */
+  recordBodies: boolean;
 };
 
 /**
@@ -138,6 +147,15 @@ export type GatewayJson = {
    * @generated from field: google.protobuf.Timestamp update_time = 10;
    */
   updateTime?: TimestampJson;
+
+  /**
+   * Record request and response headers (secrets redacted) and bodies of
+   * every request on this gateway in the request log, and MCP tool call
+   * inputs and outputs, whatever the providers' `record_bodies`.
+   *
+   * @generated from field: bool record_bodies = 11;
+   */
+  recordBodies?: boolean;
 };
 
 /**
@@ -456,7 +474,7 @@ export type UpdateGatewayRequest = Message<"sluice.v1.UpdateGatewayRequest"> & {
   gateway?: Gateway | undefined;
 
   /**
-   * Paths among `description`, `tags`, `models`, `model_selector`, `mcp`.
+   * Paths among `description`, `tags`, `models`, `model_selector`, `mcp`, `record_bodies`.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -473,7 +491,7 @@ export type UpdateGatewayRequestJson = {
   gateway?: GatewayJson;
 
   /**
-   * Paths among `description`, `tags`, `models`, `model_selector`, `mcp`.
+   * Paths among `description`, `tags`, `models`, `model_selector`, `mcp`, `record_bodies`.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -2198,6 +2216,261 @@ export const DeleteSpendLimitResponseSchema: GenMessage<DeleteSpendLimitResponse
   messageDesc(file_sluice_v1_gateway, 47);
 
 /**
+ * ExpressionProblem is why an expression was rejected.
+ *
+ * @generated from message sluice.v1.ExpressionProblem
+ */
+export type ExpressionProblem = Message<"sluice.v1.ExpressionProblem"> & {
+  /**
+   * `syntax`, `type`, `unknown_variable`, `limit` or `regex`.
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * 1-based line of the problem.
+   *
+   * @generated from field: int32 line = 2;
+   */
+  line: number;
+
+  /**
+   * 1-based column, in Unicode code points.
+   *
+   * @generated from field: int32 column = 3;
+   */
+  column: number;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * ExpressionProblem is why an expression was rejected.
+ *
+ * @generated from message sluice.v1.ExpressionProblem
+ */
+export type ExpressionProblemJson = {
+  /**
+   * `syntax`, `type`, `unknown_variable`, `limit` or `regex`.
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind?: string;
+
+  /**
+   * 1-based line of the problem.
+   *
+   * @generated from field: int32 line = 2;
+   */
+  line?: number;
+
+  /**
+   * 1-based column, in Unicode code points.
+   *
+   * @generated from field: int32 column = 3;
+   */
+  column?: number;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message?: string;
+};
+
+/**
+ * Describes the message sluice.v1.ExpressionProblem.
+ * Use `create(ExpressionProblemSchema)` to create a new message.
+ */
+export const ExpressionProblemSchema: GenMessage<ExpressionProblem, {jsonType: ExpressionProblemJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 48);
+
+/**
+ * @generated from message sluice.v1.CheckExpressionRequest
+ */
+export type CheckExpressionRequest = Message<"sluice.v1.CheckExpressionRequest"> & {
+  /**
+   * @generated from field: string expression = 1;
+   */
+  expression: string;
+
+  /**
+   * @generated from field: sluice.v1.ExpressionKind kind = 2;
+   */
+  kind: ExpressionKind;
+};
+
+/**
+ * @generated from message sluice.v1.CheckExpressionRequest
+ */
+export type CheckExpressionRequestJson = {
+  /**
+   * @generated from field: string expression = 1;
+   */
+  expression?: string;
+
+  /**
+   * @generated from field: sluice.v1.ExpressionKind kind = 2;
+   */
+  kind?: ExpressionKindJson;
+};
+
+/**
+ * Describes the message sluice.v1.CheckExpressionRequest.
+ * Use `create(CheckExpressionRequestSchema)` to create a new message.
+ */
+export const CheckExpressionRequestSchema: GenMessage<CheckExpressionRequest, {jsonType: CheckExpressionRequestJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 49);
+
+/**
+ * @generated from message sluice.v1.CheckExpressionResponse
+ */
+export type CheckExpressionResponse = Message<"sluice.v1.CheckExpressionResponse"> & {
+  /**
+   * Unset when the expression is valid.
+   *
+   * @generated from field: sluice.v1.ExpressionProblem problem = 1;
+   */
+  problem?: ExpressionProblem | undefined;
+};
+
+/**
+ * @generated from message sluice.v1.CheckExpressionResponse
+ */
+export type CheckExpressionResponseJson = {
+  /**
+   * Unset when the expression is valid.
+   *
+   * @generated from field: sluice.v1.ExpressionProblem problem = 1;
+   */
+  problem?: ExpressionProblemJson;
+};
+
+/**
+ * Describes the message sluice.v1.CheckExpressionResponse.
+ * Use `create(CheckExpressionResponseSchema)` to create a new message.
+ */
+export const CheckExpressionResponseSchema: GenMessage<CheckExpressionResponse, {jsonType: CheckExpressionResponseJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 50);
+
+/**
+ * @generated from message sluice.v1.EvaluateExpressionRequest
+ */
+export type EvaluateExpressionRequest = Message<"sluice.v1.EvaluateExpressionRequest"> & {
+  /**
+   * @generated from field: string expression = 1;
+   */
+  expression: string;
+
+  /**
+   * @generated from field: sluice.v1.ExpressionKind kind = 2;
+   */
+  kind: ExpressionKind;
+
+  /**
+   * The variables as JSON objects: `request` {method, path, headers, query, body, model},
+   * `key` {id, name, metadata}, `gateway` {name}, `workspace` {name}, and for MCP rules
+   * `tool` {server, name}. Missing fields are empty strings and empty maps.
+   *
+   * @generated from field: google.protobuf.Struct context = 3;
+   */
+  context?: JsonObject | undefined;
+};
+
+/**
+ * @generated from message sluice.v1.EvaluateExpressionRequest
+ */
+export type EvaluateExpressionRequestJson = {
+  /**
+   * @generated from field: string expression = 1;
+   */
+  expression?: string;
+
+  /**
+   * @generated from field: sluice.v1.ExpressionKind kind = 2;
+   */
+  kind?: ExpressionKindJson;
+
+  /**
+   * The variables as JSON objects: `request` {method, path, headers, query, body, model},
+   * `key` {id, name, metadata}, `gateway` {name}, `workspace` {name}, and for MCP rules
+   * `tool` {server, name}. Missing fields are empty strings and empty maps.
+   *
+   * @generated from field: google.protobuf.Struct context = 3;
+   */
+  context?: StructJson;
+};
+
+/**
+ * Describes the message sluice.v1.EvaluateExpressionRequest.
+ * Use `create(EvaluateExpressionRequestSchema)` to create a new message.
+ */
+export const EvaluateExpressionRequestSchema: GenMessage<EvaluateExpressionRequest, {jsonType: EvaluateExpressionRequestJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 51);
+
+/**
+ * @generated from message sluice.v1.EvaluateExpressionResponse
+ */
+export type EvaluateExpressionResponse = Message<"sluice.v1.EvaluateExpressionResponse"> & {
+  /**
+   * Set when the expression is rejected; nothing is evaluated then.
+   *
+   * @generated from field: sluice.v1.ExpressionProblem problem = 1;
+   */
+  problem?: ExpressionProblem | undefined;
+
+  /**
+   * The result, when evaluation succeeded.
+   *
+   * @generated from field: google.protobuf.Value result = 2;
+   */
+  result?: Value | undefined;
+
+  /**
+   * The runtime error (`line:column: reason` when known), when evaluation failed.
+   *
+   * @generated from field: string error = 3;
+   */
+  error: string;
+};
+
+/**
+ * @generated from message sluice.v1.EvaluateExpressionResponse
+ */
+export type EvaluateExpressionResponseJson = {
+  /**
+   * Set when the expression is rejected; nothing is evaluated then.
+   *
+   * @generated from field: sluice.v1.ExpressionProblem problem = 1;
+   */
+  problem?: ExpressionProblemJson;
+
+  /**
+   * The result, when evaluation succeeded.
+   *
+   * @generated from field: google.protobuf.Value result = 2;
+   */
+  result?: ValueJson;
+
+  /**
+   * The runtime error (`line:column: reason` when known), when evaluation failed.
+   *
+   * @generated from field: string error = 3;
+   */
+  error?: string;
+};
+
+/**
+ * Describes the message sluice.v1.EvaluateExpressionResponse.
+ * Use `create(EvaluateExpressionResponseSchema)` to create a new message.
+ */
+export const EvaluateExpressionResponseSchema: GenMessage<EvaluateExpressionResponse, {jsonType: EvaluateExpressionResponseJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 52);
+
+/**
  * PoolStrategy picks the member of a pool to try first.
  *
  * @generated from enum sluice.v1.PoolStrategy
@@ -2493,6 +2766,61 @@ export const SpendEnforcementSchema: GenEnum<SpendEnforcement, SpendEnforcementJ
   enumDesc(file_sluice_v1_gateway, 6);
 
 /**
+ * ExpressionKind is where a CEL expression is used; it fixes the variables it
+ * can read and the type it must return.
+ *
+ * @generated from enum sluice.v1.ExpressionKind
+ */
+export enum ExpressionKind {
+  /**
+   * @generated from enum value: EXPRESSION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A route condition: bool over `request`, `key`, `gateway`, `workspace`.
+   *
+   * @generated from enum value: EXPRESSION_KIND_ROUTE_CONDITION = 1;
+   */
+  ROUTE_CONDITION = 1,
+
+  /**
+   * A gateway's model selector: string over the same variables.
+   *
+   * @generated from enum value: EXPRESSION_KIND_MODEL_SELECTOR = 2;
+   */
+  MODEL_SELECTOR = 2,
+
+  /**
+   * A limit scope's key expression: string, int, uint, double or bool.
+   *
+   * @generated from enum value: EXPRESSION_KIND_LIMIT_KEY = 3;
+   */
+  LIMIT_KEY = 3,
+
+  /**
+   * A gateway's MCP authorization rule: bool over `key`, `tool`, `gateway`, `workspace`.
+   *
+   * @generated from enum value: EXPRESSION_KIND_MCP_AUTHORIZATION = 4;
+   */
+  MCP_AUTHORIZATION = 4,
+}
+
+/**
+ * ExpressionKind is where a CEL expression is used; it fixes the variables it
+ * can read and the type it must return.
+ *
+ * @generated from enum sluice.v1.ExpressionKind
+ */
+export type ExpressionKindJson = "EXPRESSION_KIND_UNSPECIFIED" | "EXPRESSION_KIND_ROUTE_CONDITION" | "EXPRESSION_KIND_MODEL_SELECTOR" | "EXPRESSION_KIND_LIMIT_KEY" | "EXPRESSION_KIND_MCP_AUTHORIZATION";
+
+/**
+ * Describes the enum sluice.v1.ExpressionKind.
+ */
+export const ExpressionKindSchema: GenEnum<ExpressionKind, ExpressionKindJson> = /*@__PURE__*/
+  enumDesc(file_sluice_v1_gateway, 7);
+
+/**
  * GatewayService manages gateways and their routing, pools, rate limits,
  * spend limits and MCP settings.
  *
@@ -2663,6 +2991,27 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof DeleteSpendLimitRequestSchema;
     output: typeof DeleteSpendLimitResponseSchema;
+  },
+  /**
+   * Checks a CEL expression exactly as saving it would (syntax, types, variables, limits),
+   * without saving anything.
+   *
+   * @generated from rpc sluice.v1.GatewayService.CheckExpression
+   */
+  checkExpression: {
+    methodKind: "unary";
+    input: typeof CheckExpressionRequestSchema;
+    output: typeof CheckExpressionResponseSchema;
+  },
+  /**
+   * Checks a CEL expression, then evaluates it against a sample of the variables it can read.
+   *
+   * @generated from rpc sluice.v1.GatewayService.EvaluateExpression
+   */
+  evaluateExpression: {
+    methodKind: "unary";
+    input: typeof EvaluateExpressionRequestSchema;
+    output: typeof EvaluateExpressionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_sluice_v1_gateway, 0);
