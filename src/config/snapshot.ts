@@ -82,6 +82,8 @@ export interface RuntimeGateway {
   spendLimits: RuntimeSpendLimit[];
   /** Every model a request on this gateway can be served by (its models and its routes' members), by public name: for pricing. */
   pricedModels: Map<string, RuntimeModel>;
+  /** Record headers and bodies of every request (and MCP call inputs/outputs) on this gateway. */
+  recordBodies: boolean;
 }
 
 export interface RuntimeWorkspace {
@@ -254,6 +256,7 @@ export async function buildSnapshot(em: EntityManager, secrets: SecretBox, versi
       rateLimits: gwRateLimits,
       spendLimits: gwSpendLimits,
       pricedModels,
+      recordBodies: g.recordBodies,
     });
   }
 

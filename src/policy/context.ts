@@ -27,6 +27,18 @@ export interface AttemptRecord {
   latencyMs: number;
 }
 
+/** What one rate or spend limit decided for a request (recorded in the request log). */
+export interface LimitOutcome {
+  kind: 'rate' | 'spend';
+  name: string;
+  /** `warned`: a budget past its warning threshold, or an `alert` budget over its amount. */
+  outcome: 'allowed' | 'rejected' | 'warned' | 'store_unavailable';
+  /** The scope value counted under: `w:<id>`, `g:<id>`, `k:<id>` or `e:<CEL key value>`. */
+  key: string;
+  /** Requests or tokens left (rate limits), nano-dollars left (budgets); 0 when the store did not answer. */
+  remaining: number | bigint;
+}
+
 export interface ProxyContext {
   readonly requestId: string;
   readonly startedAt: number;
@@ -67,4 +79,11 @@ export interface ProxyContext {
   finishedAt?: number;
   /** The client went away before the response was complete. */
   clientAborted?: boolean;
+  /** What each applicable rate limit and budget decided, in check order. */
+  limitOutcomes?: LimitOutcome[];
+  /**
+   * Set by forward only when the serving provider or the gateway records
+   * bodies: the JSON answer, or the data of each SSE event, as sent to the client.
+   */
+  responseCapture?: string[];
 }

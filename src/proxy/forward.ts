@@ -265,6 +265,8 @@ async function attempt(
       return fallbackOr(trigger, upstreamFailure(upstreamError, headerValue(res.headers, 'retry-after')));
     }
     ctx.served = { provider: member.provider, model: member.model };
+    // Bodies are kept only when recording is on for this provider or gateway (src/observability/logs).
+    ctx.responseCapture = provider.recordBodies || ctx.gateway?.recordBodies ? [] : undefined;
     if (!ctx.stream) {
       const text = await readBody(res.body);
       const parsed = parseJson(text);
@@ -276,6 +278,7 @@ async function attempt(
       ctx.firstByteAt = Date.now();
       // A passthrough translator hands back the very object it was given: send the upstream's bytes as they came.
       const payload = translated.body === parsed ? text : JSON.stringify(translated.body);
+      ctx.responseCapture?.push(payload);
       sink.raw.writeHead(200, { ...sink.baseHeaders(), ...servedHeaders(ctx), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
       sink.raw.end(payload);
       return { kind: 'done' };
@@ -297,8 +300,9 @@ async function attempt(
   }
 }
 
-/** Writes one SSE event, waiting for the socket to drain when it is full. */
-async function write(raw: ServerResponse, event: SseEvent): Promise<void> {
+/** Writes one SSE event (also to `capture` when recording), waiting for the socket to drain when it is full. */
+async function write(raw: ServerResponse, event: SseEvent, capture?: string[]): Promise<void> {
+  capture?.push(event.data);
   if (!raw.write(formatSse(event))) await new Promise<void>((resolve) => raw.once('drain', resolve));
 }
 
@@ -335,14 +339,14 @@ async function pipeStream(
       for (const event of parser.push(chunk as Buffer)) {
         const out = translator.streamEvent(event);
         if (out.length && !started) start();
-        for (const e of out) await write(sink.raw, e);
+        for (const e of out) await write(sink.raw, e, ctx.responseCapture);
       }
     }
     const tail = parser.end().flatMap((e) => translator.streamEvent(e));
     const closing = translator.streamEnd(true);
     if (!started && tail.length + closing.length === 0) return 'not_started';
     if (!started) start();
-    for (const e of [...tail, ...closing]) await write(sink.raw, e);
+    for (const e of [...tail, ...closing]) await write(sink.raw, e, ctx.responseCapture);
     ctx.usage = translator.usage();
     sink.raw.end();
     return 'complete';
@@ -355,7 +359,7 @@ async function pipeStream(
     }
     if (!started) return 'not_started';
     const message = err instanceof SluiceError ? err.message : 'the upstream stream failed';
-    for (const e of translator.streamEnd(false)) await write(sink.raw, e).catch(() => undefined);
+    for (const e of translator.streamEnd(false)) await write(sink.raw, e, ctx.responseCapture).catch(() => undefined);
     await write(sink.raw, streamErrorEvent(ctx, message)).catch(() => undefined);
     sink.raw.end();
     ctx.error = new SluiceError('unavailable', message, { cause: err, details: { code: 'upstream_stream_error' } });

@@ -17,6 +17,7 @@ import type { ProxyContext } from '../context.js';
 import type { RateCheck, RateDecision, RateResult } from '../counters/types.js';
 import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type Ledger, type LimitDeps } from './admission.js';
 import type { RuntimeRateLimit } from './config.js';
+import { recordLimitOutcomes } from './outcomes.js';
 
 const WINDOW_NAMES: Record<number, string> = { 1_000: 'second', 60_000: 'minute', 3_600_000: 'hour', 86_400_000: 'day' };
 
@@ -83,11 +84,13 @@ export function rateLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCont
   return async (ctx) => {
     const limits: RuntimeRateLimit[] = [];
     const checks: RateCheck[] = [];
+    const scopes: string[] = [];
     for (const limit of ctx.gateway!.rateLimits) {
       const scope = scopeValue(limit.scope, ctx, `rate_limit:${limit.name}`);
       if (scope === undefined) continue;
       const cost = limit.unit === 'requests' ? 1 : promptTokensOf(ledger, ctx) + maxOutputTokens(ctx);
       limits.push(limit);
+      scopes.push(scope);
       checks.push({ key: counterKey(limit.id, scope), windowMs: limit.windowMs, limit: limit.limit, burst: limit.burst, cost });
     }
     if (checks.length === 0) return;
@@ -95,6 +98,7 @@ export function rateLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCont
     try {
       result = await deps.store.checkRates(checks);
     } catch (err) {
+      recordLimitOutcomes(ctx, 'rate', limits, scopes, () => ['store_unavailable', 0]);
       return admitOnStoreFailure(
         limits.map((l) => l.onStoreFailure),
         err,
@@ -103,6 +107,7 @@ export function rateLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCont
       );
     }
     setHeaders(ctx, limits, result.decisions);
+    recordLimitOutcomes(ctx, 'rate', limits, scopes, (i) => [result.decisions[i]!.fits ? 'allowed' : 'rejected', result.decisions[i]!.remaining]);
     if (!result.allowed) throw exceeded(limits, checks, result);
     const charges = checks.flatMap((c, i) => (limits[i]!.unit === 'tokens' && c.cost > 0 ? [{ key: c.key, windowMs: c.windowMs, reserved: c.cost }] : []));
     if (charges.length) admissionOf(ledger, ctx).rates = { atMs: result.atMs, charges };

@@ -31,6 +31,7 @@ import { periodFor, type Period } from '../counters/periods.js';
 import { routeStage } from '../stages.js';
 import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type Ledger, type LimitDeps } from './admission.js';
 import type { RuntimeSpendLimit } from './config.js';
+import { budgetOutcome, recordLimitOutcomes } from './outcomes.js';
 
 /** How long a period's counters outlive the period (late settlements still land). */
 const PERIOD_SLACK_MS = 86_400_000;
@@ -82,6 +83,7 @@ export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCon
     const budgets: RuntimeSpendLimit[] = [];
     const periods: Period[] = [];
     const reserves: BudgetReserve[] = [];
+    const scopes: string[] = [];
     const at = new Date(now());
     let amountNanos: bigint | undefined;
     for (const budget of [...gateway.workspace.spendLimits, ...gateway.spendLimits]) {
@@ -90,6 +92,7 @@ export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCon
       const period = periodFor(budget.period, at);
       amountNanos ??= worstCase(ctx);
       budgets.push(budget);
+      scopes.push(scope);
       periods.push(period);
       reserves.push({
         key: counterKey(budget.id, scope),
@@ -105,6 +108,7 @@ export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCon
     try {
       result = await deps.store.reserveBudgets(reserves);
     } catch (err) {
+      recordLimitOutcomes(ctx, 'spend', budgets, scopes, () => ['store_unavailable', 0n]);
       return admitOnStoreFailure(
         budgets.map((b) => b.onStoreFailure),
         err,
@@ -112,6 +116,7 @@ export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCon
         report,
       );
     }
+    recordLimitOutcomes(ctx, 'spend', budgets, scopes, (i) => budgetOutcome(budgets[i]!, result.decisions[i]!));
     if (!result.allowed) {
       const over = result.decisions.flatMap((d, i) => (!d.fits && budgets[i]!.block ? [i] : []));
       const retryAfterMs = Math.max(...over.map((i) => periods[i]!.end.getTime() - at.getTime()));
