@@ -44,8 +44,8 @@ export interface Sluice {
  * answer within a second is reported and the process starts anyway, reconnecting in the
  * background. Connection errors are logged at most every 10 s.
  */
-async function openCounters(env: EnvConfig, announce: Announce, logger: () => FastifyBaseLogger | undefined): Promise<CounterStore> {
-  if (!env.redisUrl) return createMemoryCounterStore();
+async function openCounters(env: EnvConfig, announce: Announce, logger: () => FastifyBaseLogger | undefined, now?: () => number): Promise<CounterStore> {
+  if (!env.redisUrl) return createMemoryCounterStore({ now });
   const where = new URL(env.redisUrl).host;
   const onConnectionError = throttled(10_000, (suppressed: number, err: Error) => {
     const log = logger();
@@ -62,6 +62,15 @@ async function openCounters(env: EnvConfig, announce: Announce, logger: () => Fa
   return store;
 }
 
+/** Process-wide options of `startSluice` that tests set. */
+export interface StartOptions {
+  /**
+   * Clock (epoch ms) for spend periods, the memory counter store and the usage RPCs; default
+   * `Date.now`. The Redis store times rate windows and holds by the Redis server's clock.
+   */
+  now?: () => number;
+}
+
 /**
  * Opens storage and builds the app; `afterDeps` runs before the app is built (config-file apply).
  * The pipeline enforces the snapshot's rate limits and budgets; `hooks` replaces the `rateLimit` or
@@ -72,6 +81,7 @@ export async function startSluice(
   announce: Announce,
   afterDeps?: (deps: ServiceDeps) => Promise<void>,
   hooks?: PipelineHooks,
+  options: StartOptions = {},
 ): Promise<Sluice> {
   const orm: Orm = await openOrm(env.database);
   let counters: CounterStore | undefined;
@@ -82,9 +92,11 @@ export async function startSluice(
     const master = loadOrCreateMasterKey(env.masterKey, embedded ? join(env.dataDir, 'master.key') : undefined);
     if (master.source === 'generated') announce(`master key: generated ${join(env.dataDir, 'master.key')} (mode 0600); back it up with the database`);
     const secrets = createSecretBox(master.key);
-    const snapshots = new SnapshotStore({ orm, secrets, onProblem: (line) => announce(`config: ${line}`) });
-    // Changes made through this process reach the data plane at once; other replicas' changes by polling.
-    const deps: ServiceDeps = { orm, secrets, onConfigChange: () => void snapshots.refresh() };
+    // On PostgreSQL other replicas' changes arrive by LISTEN/NOTIFY, with a version check as the safety net.
+    const listenUrl = env.database.dialect === 'postgresql' ? env.database.url : undefined;
+    const snapshots = new SnapshotStore({ orm, secrets, listenUrl, onProblem: (line) => announce(`config: ${line}`) });
+    // Changes made through this process reach the data plane at once.
+    const deps: ServiceDeps = { orm, secrets, now: options.now, onConfigChange: () => void snapshots.refresh() };
 
     const root = await ensureRootToken(deps, env.adminToken);
     if (root.generated) {
@@ -102,7 +114,8 @@ export async function startSluice(
     }
     await snapshots.load();
     let appLog: FastifyBaseLogger | undefined;
-    const store = (counters = await openCounters(env, announce, () => appLog));
+    const store = (counters = await openCounters(env, announce, () => appLog, options.now));
+    deps.counters = store;
     const app = await buildApp({
       deps,
       snapshots,
@@ -111,7 +124,7 @@ export async function startSluice(
         appLog = log;
         // Observers of every settled request, in order; each must not throw or block.
         const observers: ((ctx: ProxyContext) => void)[] = [hooks?.settle ?? settleLog(log)];
-        const limits = createLimitHooks({ store, log, next: (ctx) => { for (const observe of observers) observe(ctx); } });
+        const limits = createLimitHooks({ store, log, now: options.now, next: (ctx) => { for (const observe of observers) observe(ctx); } });
         return { rateLimit: hooks?.rateLimit ?? limits.rateLimit, spendLimit: hooks?.spendLimit ?? limits.spendLimit, settle: limits.settle };
       },
     });
@@ -121,7 +134,7 @@ export async function startSluice(
       snapshots,
       counters: store,
       async close() {
-        snapshots.stop();
+        await snapshots.stop();
         await app.close();
         await store.close();
         await orm.close(true);

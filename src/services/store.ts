@@ -8,8 +8,16 @@ import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { ConfigStateEntity } from '../db/entities.js';
 import { dialectOf, type Orm } from '../db/orm.js';
 import { SluiceError } from '../errors.js';
+import type { CounterStore } from '../policy/counters/types.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { decodeCursor, encodeCursor, pageSize } from './pagination.js';
+
+/**
+ * PostgreSQL channel on which every committed config mutation is announced
+ * (payload: the new version as decimal text), so that every replica's snapshot
+ * store rebuilds at once (`src/config/pg-listener.ts`).
+ */
+export const CONFIG_CHANNEL = 'sluice_config';
 
 /** Dependencies shared by all services; built once per process. */
 export interface ServiceDeps {
@@ -17,6 +25,10 @@ export interface ServiceDeps {
   secrets: SecretBox;
   /** Called after every committed config mutation with the new version. */
   onConfigChange?: (version: bigint) => void;
+  /** The rate and spend counters the data plane uses, read by the usage RPCs (absent: they answer `unavailable`). */
+  counters?: CounterStore;
+  /** Clock (epoch ms) for the usage RPCs' spend periods, the one the limit stages use; default `Date.now`. */
+  now?: () => number;
 }
 
 /** Runs `fn` on a fresh entity manager without a transaction. */
@@ -27,6 +39,9 @@ export async function read<T>(deps: ServiceDeps, fn: (em: EntityManager) => Prom
 /**
  * Runs a config mutation in one transaction and bumps the config version in
  * the same transaction, so replicas can never see the change without the bump.
+ * On PostgreSQL the same transaction sends `NOTIFY sluice_config, '<version>'`:
+ * PostgreSQL delivers it to the listening replicas only once the transaction
+ * commits, and never for a rolled-back one.
  */
 export async function mutate<T>(deps: ServiceDeps, fn: (em: EntityManager) => Promise<T>): Promise<T> {
   let version = 0n;
@@ -36,6 +51,9 @@ export async function mutate<T>(deps: ServiceDeps, fn: (em: EntityManager) => Pr
       const out = await fn(em);
       await em.flush();
       version = await bumpConfigVersion(em);
+      if (dialectOf(deps.orm) === 'postgresql') {
+        await em.getConnection().execute('select pg_notify(?, ?)', [CONFIG_CHANNEL, version.toString()], 'run', em.getTransactionContext());
+      }
       return out;
     });
   } catch (err) {
