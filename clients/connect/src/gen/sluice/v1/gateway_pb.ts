@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file sluice/v1/gateway.proto.
  */
 export const file_sluice_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("ChdzbHVpY2UvdjEvZ2F0ZXdheS5wcm90bxIJc2x1aWNlLnYxIqICCgdHYXRld2F5EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEgwKBHRhZ3MYBSADKAkSDgoGbW9kZWxzGAYgAygJEhYKDm1vZGVsX3NlbGVjdG9yGAcgASgJEiMKA21jcBgIIAEoCzIWLnNsdWljZS52MS5NY3BTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlY29yZF9ib2RpZXMYCyABKAgiUgoLTWNwU2V0dGluZ3MSFQoNZGVmZXJfbG9hZGluZxgBIAEoCBIVCg1ibG9ja2VkX3Rvb2xzGAIgAygJEhUKDWF1dGhvcml6YXRpb24YAyABKAkiUQoUQ3JlYXRlR2F0ZXdheVJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEiMKB2dhdGV3YXkYAiABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSI8ChVDcmVhdGVHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5Ih8KEUdldEdhdGV3YXlSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEkdldEdhdGV3YXlSZXNwb25zZRIjCgdnYXRld2F5GAEgASgLMhIuc2x1aWNlLnYxLkdhdGV3YXkifAoTTGlzdEdhdGV3YXlzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCRILCgN0YWcYBSABKAkSDQoFcXVlcnkYBiABKAkiVQoUTGlzdEdhdGV3YXlzUmVzcG9uc2USJAoIZ2F0ZXdheXMYASADKAsyEi5zbHVpY2UudjEuR2F0ZXdheRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibAoUVXBkYXRlR2F0ZXdheVJlcXVlc3QSIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI8ChVVcGRhdGVHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5IjEKFERlbGV0ZUdhdGV3YXlSZXF1ZXN0EgoKAmlkGAEgASgJEg0KBWZvcmNlGAIgASgIIhcKFURlbGV0ZUdhdGV3YXlSZXNwb25zZSI9CgpQb29sTWVtYmVyEhAKCHByb3ZpZGVyGAEgASgJEg0KBW1vZGVsGAIgASgJEg4KBndlaWdodBgDIAEoBSKmAQoEUG9vbBIpCghzdHJhdGVneRgBIAEoDjIXLnNsdWljZS52MS5Qb29sU3RyYXRlZ3kSJgoHbWVtYmVycxgCIAMoCzIVLnNsdWljZS52MS5Qb29sTWVtYmVyEi8KC2ZhbGxiYWNrX29uGAMgAygOMhouc2x1aWNlLnYxLkZhbGxiYWNrVHJpZ2dlchIaChJhdHRlbXB0X3RpbWVvdXRfbXMYBCABKAUioQIKBVJvdXRlEgoKAmlkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIQCghwcmlvcml0eRgEIAEoBRIRCgljb25kaXRpb24YBSABKAkSHQoEcG9vbBgGIAEoCzIPLnNsdWljZS52MS5Qb29sEiIKCWZhbGxiYWNrcxgHIAMoCzIPLnNsdWljZS52MS5Qb29sEhQKB2VuYWJsZWQYCCABKAhIAIgBARIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgoKCF9lbmFibGVkIkkKEkNyZWF0ZVJvdXRlUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEh8KBXJvdXRlGAIgASgLMhAuc2x1aWNlLnYxLlJvdXRlIjYKE0NyZWF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiHQoPR2V0Um91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIjMKEEdldFJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiXAoRTGlzdFJvdXRlc1JlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIMCgRuYW1lGAQgASgJIk8KEkxpc3RSb3V0ZXNSZXNwb25zZRIgCgZyb3V0ZXMYASADKAsyEC5zbHVpY2UudjEuUm91dGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImYKElVwZGF0ZVJvdXRlUmVxdWVzdBIfCgVyb3V0ZRgBIAEoCzIQLnNsdWljZS52MS5Sb3V0ZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoTVXBkYXRlUm91dGVSZXNwb25zZRIfCgVyb3V0ZRgBIAEoCzIQLnNsdWljZS52MS5Sb3V0ZSIgChJEZWxldGVSb3V0ZVJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlUm91dGVSZXNwb25zZSJbCgpMaW1pdFNjb3BlEhMKCXdvcmtzcGFjZRgBIAEoCEgAEhEKB2dhdGV3YXkYAiABKAhIABINCgNrZXkYAyABKAhIABIOCgRleHByGAQgASgJSABCBgoEa2luZCLqAgoJUmF0ZUxpbWl0EgoKAmlkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRImCgR1bml0GAQgASgOMhguc2x1aWNlLnYxLlJhdGVMaW1pdFVuaXQSDQoFbGltaXQYBSABKAMSKgoGd2luZG93GAYgASgOMhouc2x1aWNlLnYxLlJhdGVMaW1pdFdpbmRvdxINCgVidXJzdBgHIAEoAxIkCgVzY29wZRgIIAEoCzIVLnNsdWljZS52MS5MaW1pdFNjb3BlEjUKEG9uX3N0b3JlX2ZhaWx1cmUYCSABKA4yGy5zbHVpY2UudjEuU3RvcmVGYWlsdXJlTW9kZRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlYKFkNyZWF0ZVJhdGVMaW1pdFJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIoCgpyYXRlX2xpbWl0GAIgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCJDChdDcmVhdGVSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCIhChNHZXRSYXRlTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIkAKFEdldFJhdGVMaW1pdFJlc3BvbnNlEigKCnJhdGVfbGltaXQYASABKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0IlIKFUxpc3RSYXRlTGltaXRzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlwKFkxpc3RSYXRlTGltaXRzUmVzcG9uc2USKQoLcmF0ZV9saW1pdHMYASADKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChZVcGRhdGVSYXRlTGltaXRSZXF1ZXN0EigKCnJhdGVfbGltaXQYASABKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJDChdVcGRhdGVSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCIkChZEZWxldGVSYXRlTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIhkKF0RlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlIpEDCgpTcGVuZExpbWl0EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpnYXRld2F5X2lkGAMgASgJEgwKBG5hbWUYBCABKAkSFQoNYW1vdW50X21pY3JvcxgFIAEoAxImCgZwZXJpb2QYBiABKA4yFi5zbHVpY2UudjEuU3BlbmRQZXJpb2QSMAoLZW5mb3JjZW1lbnQYByABKA4yGy5zbHVpY2UudjEuU3BlbmRFbmZvcmNlbWVudBIPCgd3YXJuX2F0GAggASgBEiQKBXNjb3BlGAkgASgLMhUuc2x1aWNlLnYxLkxpbWl0U2NvcGUSNQoQb25fc3RvcmVfZmFpbHVyZRgKIAEoDjIbLnNsdWljZS52MS5TdG9yZUZhaWx1cmVNb2RlEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWwoXQ3JlYXRlU3BlbmRMaW1pdFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEioKC3NwZW5kX2xpbWl0GAIgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiRgoYQ3JlYXRlU3BlbmRMaW1pdFJlc3BvbnNlEioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiIgoUR2V0U3BlbmRMaW1pdFJlcXVlc3QSCgoCaWQYASABKAkiQwoVR2V0U3BlbmRMaW1pdFJlc3BvbnNlEioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiaQoWTGlzdFNwZW5kTGltaXRzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEgoKZ2F0ZXdheV9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJfChdMaXN0U3BlbmRMaW1pdHNSZXNwb25zZRIrCgxzcGVuZF9saW1pdHMYASADKAsyFS5zbHVpY2UudjEuU3BlbmRMaW1pdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgoXVXBkYXRlU3BlbmRMaW1pdFJlcXVlc3QSKgoLc3BlbmRfbGltaXQYASABKAsyFS5zbHVpY2UudjEuU3BlbmRMaW1pdBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRgoYVXBkYXRlU3BlbmRMaW1pdFJlc3BvbnNlEioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQiJQoXRGVsZXRlU3BlbmRMaW1pdFJlcXVlc3QSCgoCaWQYASABKAkiGgoYRGVsZXRlU3BlbmRMaW1pdFJlc3BvbnNlIlAKEUV4cHJlc3Npb25Qcm9ibGVtEgwKBGtpbmQYASABKAkSDAoEbGluZRgCIAEoBRIOCgZjb2x1bW4YAyABKAUSDwoHbWVzc2FnZRgEIAEoCSJVChZDaGVja0V4cHJlc3Npb25SZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSJwoEa2luZBgCIAEoDjIZLnNsdWljZS52MS5FeHByZXNzaW9uS2luZCJIChdDaGVja0V4cHJlc3Npb25SZXNwb25zZRItCgdwcm9ibGVtGAEgASgLMhwuc2x1aWNlLnYxLkV4cHJlc3Npb25Qcm9ibGVtIoIBChlFdmFsdWF0ZUV4cHJlc3Npb25SZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSJwoEa2luZBgCIAEoDjIZLnNsdWljZS52MS5FeHByZXNzaW9uS2luZBIoCgdjb250ZXh0GAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKCAQoaRXZhbHVhdGVFeHByZXNzaW9uUmVzcG9uc2USLQoHcHJvYmxlbRgBIAEoCzIcLnNsdWljZS52MS5FeHByZXNzaW9uUHJvYmxlbRImCgZyZXN1bHQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDQoFZXJyb3IYAyABKAkqxAEKDFBvb2xTdHJhdGVneRIdChlQT09MX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASGgoWUE9PTF9TVFJBVEVHWV9QUklPUklUWRABEh0KGVBPT0xfU1RSQVRFR1lfUk9VTkRfUk9CSU4QAhIaChZQT09MX1NUUkFURUdZX1dFSUdIVEVEEAMSHwobUE9PTF9TVFJBVEVHWV9MRUFTVF9MQVRFTkNZEAQSHQoZUE9PTF9TVFJBVEVHWV9MT1dFU1RfQ09TVBAFKr4BCg9GYWxsYmFja1RyaWdnZXISIAocRkFMTEJBQ0tfVFJJR0dFUl9VTlNQRUNJRklFRBAAEiEKHUZBTExCQUNLX1RSSUdHRVJfUkFURV9MSU1JVEVEEAESIQodRkFMTEJBQ0tfVFJJR0dFUl9TRVJWRVJfRVJST1IQAhIcChhGQUxMQkFDS19UUklHR0VSX1RJTUVPVVQQAxIlCiFGQUxMQkFDS19UUklHR0VSX0NPTk5FQ1RJT05fRVJST1IQBCpqCg1SYXRlTGltaXRVbml0Eh8KG1JBVEVfTElNSVRfVU5JVF9VTlNQRUNJRklFRBAAEhwKGFJBVEVfTElNSVRfVU5JVF9SRVFVRVNUUxABEhoKFlJBVEVfTElNSVRfVU5JVF9UT0tFTlMQAiqnAQoPUmF0ZUxpbWl0V2luZG93EiEKHVJBVEVfTElNSVRfV0lORE9XX1VOU1BFQ0lGSUVEEAASHAoYUkFURV9MSU1JVF9XSU5ET1dfU0VDT05EEAESHAoYUkFURV9MSU1JVF9XSU5ET1dfTUlOVVRFEAISGgoWUkFURV9MSU1JVF9XSU5ET1dfSE9VUhADEhkKFVJBVEVfTElNSVRfV0lORE9XX0RBWRAEKnwKEFN0b3JlRmFpbHVyZU1vZGUSIgoeU1RPUkVfRkFJTFVSRV9NT0RFX1VOU1BFQ0lGSUVEEAASIAocU1RPUkVfRkFJTFVSRV9NT0RFX0ZBSUxfT1BFThABEiIKHlNUT1JFX0ZBSUxVUkVfTU9ERV9GQUlMX0NMT1NFRBACKnYKC1NwZW5kUGVyaW9kEhwKGFNQRU5EX1BFUklPRF9VTlNQRUNJRklFRBAAEhYKElNQRU5EX1BFUklPRF9EQUlMWRABEhcKE1NQRU5EX1BFUklPRF9XRUVLTFkQAhIYChRTUEVORF9QRVJJT0RfTU9OVEhMWRADKm8KEFNwZW5kRW5mb3JjZW1lbnQSIQodU1BFTkRfRU5GT1JDRU1FTlRfVU5TUEVDSUZJRUQQABIbChdTUEVORF9FTkZPUkNFTUVOVF9CTE9DSxABEhsKF1NQRU5EX0VORk9SQ0VNRU5UX0FMRVJUEAIqwAEKDkV4cHJlc3Npb25LaW5kEh8KG0VYUFJFU1NJT05fS0lORF9VTlNQRUNJRklFRBAAEiMKH0VYUFJFU1NJT05fS0lORF9ST1VURV9DT05ESVRJT04QARIiCh5FWFBSRVNTSU9OX0tJTkRfTU9ERUxfU0VMRUNUT1IQAhIdChlFWFBSRVNTSU9OX0tJTkRfTElNSVRfS0VZEAMSJQohRVhQUkVTU0lPTl9LSU5EX01DUF9BVVRIT1JJWkFUSU9OEAQy2g4KDkdhdGV3YXlTZXJ2aWNlElIKDUNyZWF0ZUdhdGV3YXkSHy5zbHVpY2UudjEuQ3JlYXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEkkKCkdldEdhdGV3YXkSHC5zbHVpY2UudjEuR2V0R2F0ZXdheVJlcXVlc3QaHS5zbHVpY2UudjEuR2V0R2F0ZXdheVJlc3BvbnNlEk8KDExpc3RHYXRld2F5cxIeLnNsdWljZS52MS5MaXN0R2F0ZXdheXNSZXF1ZXN0Gh8uc2x1aWNlLnYxLkxpc3RHYXRld2F5c1Jlc3BvbnNlElIKDVVwZGF0ZUdhdGV3YXkSHy5zbHVpY2UudjEuVXBkYXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuVXBkYXRlR2F0ZXdheVJlc3BvbnNlElIKDURlbGV0ZUdhdGV3YXkSHy5zbHVpY2UudjEuRGVsZXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuRGVsZXRlR2F0ZXdheVJlc3BvbnNlEkwKC0NyZWF0ZVJvdXRlEh0uc2x1aWNlLnYxLkNyZWF0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5DcmVhdGVSb3V0ZVJlc3BvbnNlEkMKCEdldFJvdXRlEhouc2x1aWNlLnYxLkdldFJvdXRlUmVxdWVzdBobLnNsdWljZS52MS5HZXRSb3V0ZVJlc3BvbnNlEkkKCkxpc3RSb3V0ZXMSHC5zbHVpY2UudjEuTGlzdFJvdXRlc1JlcXVlc3QaHS5zbHVpY2UudjEuTGlzdFJvdXRlc1Jlc3BvbnNlEkwKC1VwZGF0ZVJvdXRlEh0uc2x1aWNlLnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5VcGRhdGVSb3V0ZVJlc3BvbnNlEkwKC0RlbGV0ZVJvdXRlEh0uc2x1aWNlLnYxLkRlbGV0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5EZWxldGVSb3V0ZVJlc3BvbnNlElgKD0NyZWF0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5DcmVhdGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLkNyZWF0ZVJhdGVMaW1pdFJlc3BvbnNlEk8KDEdldFJhdGVMaW1pdBIeLnNsdWljZS52MS5HZXRSYXRlTGltaXRSZXF1ZXN0Gh8uc2x1aWNlLnYxLkdldFJhdGVMaW1pdFJlc3BvbnNlElUKDkxpc3RSYXRlTGltaXRzEiAuc2x1aWNlLnYxLkxpc3RSYXRlTGltaXRzUmVxdWVzdBohLnNsdWljZS52MS5MaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlElgKD1VwZGF0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5VcGRhdGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLlVwZGF0ZVJhdGVMaW1pdFJlc3BvbnNlElgKD0RlbGV0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5EZWxldGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLkRlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlElsKEENyZWF0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuQ3JlYXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuQ3JlYXRlU3BlbmRMaW1pdFJlc3BvbnNlElIKDUdldFNwZW5kTGltaXQSHy5zbHVpY2UudjEuR2V0U3BlbmRMaW1pdFJlcXVlc3QaIC5zbHVpY2UudjEuR2V0U3BlbmRMaW1pdFJlc3BvbnNlElgKD0xpc3RTcGVuZExpbWl0cxIhLnNsdWljZS52MS5MaXN0U3BlbmRMaW1pdHNSZXF1ZXN0GiIuc2x1aWNlLnYxLkxpc3RTcGVuZExpbWl0c1Jlc3BvbnNlElsKEFVwZGF0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuVXBkYXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuVXBkYXRlU3BlbmRMaW1pdFJlc3BvbnNlElsKEERlbGV0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuRGVsZXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuRGVsZXRlU3BlbmRMaW1pdFJlc3BvbnNlElgKD0NoZWNrRXhwcmVzc2lvbhIhLnNsdWljZS52MS5DaGVja0V4cHJlc3Npb25SZXF1ZXN0GiIuc2x1aWNlLnYxLkNoZWNrRXhwcmVzc2lvblJlc3BvbnNlEmEKEkV2YWx1YXRlRXhwcmVzc2lvbhIkLnNsdWljZS52MS5FdmFsdWF0ZUV4cHJlc3Npb25SZXF1ZXN0GiUuc2x1aWNlLnYxLkV2YWx1YXRlRXhwcmVzc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChdzbHVpY2UvdjEvZ2F0ZXdheS5wcm90bxIJc2x1aWNlLnYxIqICCgdHYXRld2F5EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEgwKBHRhZ3MYBSADKAkSDgoGbW9kZWxzGAYgAygJEhYKDm1vZGVsX3NlbGVjdG9yGAcgASgJEiMKA21jcBgIIAEoCzIWLnNsdWljZS52MS5NY3BTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlY29yZF9ib2RpZXMYCyABKAgigAEKC01jcFNldHRpbmdzEhUKDWRlZmVyX2xvYWRpbmcYASABKAgSFQoNYmxvY2tlZF90b29scxgCIAMoCRIVCg1hdXRob3JpemF0aW9uGAMgASgJEiwKC3JhdGVfbGltaXRzGAQgAygLMhcuc2x1aWNlLnYxLk1jcFJhdGVMaW1pdCKtAQoMTWNwUmF0ZUxpbWl0EisKBXNjb3BlGAEgASgOMhwuc2x1aWNlLnYxLk1jcFJhdGVMaW1pdFNjb3BlEg0KBWxpbWl0GAIgASgDEioKBndpbmRvdxgDIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSNQoQb25fc3RvcmVfZmFpbHVyZRgEIAEoDjIbLnNsdWljZS52MS5TdG9yZUZhaWx1cmVNb2RlIlEKFENyZWF0ZUdhdGV3YXlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIjCgdnYXRld2F5GAIgASgLMhIuc2x1aWNlLnYxLkdhdGV3YXkiPAoVQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIfChFHZXRHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCSI5ChJHZXRHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5InwKE0xpc3RHYXRld2F5c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEgwKBG5hbWUYBCABKAkSCwoDdGFnGAUgASgJEg0KBXF1ZXJ5GAYgASgJIlUKFExpc3RHYXRld2F5c1Jlc3BvbnNlEiQKCGdhdGV3YXlzGAEgAygLMhIuc2x1aWNlLnYxLkdhdGV3YXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImwKFFVwZGF0ZUdhdGV3YXlSZXF1ZXN0EiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPAoVVXBkYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIxChREZWxldGVHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCIXChVEZWxldGVHYXRld2F5UmVzcG9uc2UiPQoKUG9vbE1lbWJlchIQCghwcm92aWRlchgBIAEoCRINCgVtb2RlbBgCIAEoCRIOCgZ3ZWlnaHQYAyABKAUipgEKBFBvb2wSKQoIc3RyYXRlZ3kYASABKA4yFy5zbHVpY2UudjEuUG9vbFN0cmF0ZWd5EiYKB21lbWJlcnMYAiADKAsyFS5zbHVpY2UudjEuUG9vbE1lbWJlchIvCgtmYWxsYmFja19vbhgDIAMoDjIaLnNsdWljZS52MS5GYWxsYmFja1RyaWdnZXISGgoSYXR0ZW1wdF90aW1lb3V0X21zGAQgASgFIqECCgVSb3V0ZRIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSEQoJY29uZGl0aW9uGAUgASgJEh0KBHBvb2wYBiABKAsyDy5zbHVpY2UudjEuUG9vbBIiCglmYWxsYmFja3MYByADKAsyDy5zbHVpY2UudjEuUG9vbBIUCgdlbmFibGVkGAggASgISACIAQESLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfZW5hYmxlZCJJChJDcmVhdGVSb3V0ZVJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIfCgVyb3V0ZRgCIAEoCzIQLnNsdWljZS52MS5Sb3V0ZSI2ChNDcmVhdGVSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIh0KD0dldFJvdXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIzChBHZXRSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIlwKEUxpc3RSb3V0ZXNSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCSJPChJMaXN0Um91dGVzUmVzcG9uc2USIAoGcm91dGVzGAEgAygLMhAuc2x1aWNlLnYxLlJvdXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJmChJVcGRhdGVSb3V0ZVJlcXVlc3QSHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKE1VwZGF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiIAoSRGVsZXRlUm91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZVJvdXRlUmVzcG9uc2UiWwoKTGltaXRTY29wZRITCgl3b3Jrc3BhY2UYASABKAhIABIRCgdnYXRld2F5GAIgASgISAASDQoDa2V5GAMgASgISAASDgoEZXhwchgEIAEoCUgAQgYKBGtpbmQi6gIKCVJhdGVMaW1pdBIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJgoEdW5pdBgEIAEoDjIYLnNsdWljZS52MS5SYXRlTGltaXRVbml0Eg0KBWxpbWl0GAUgASgDEioKBndpbmRvdxgGIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSDQoFYnVyc3QYByABKAMSJAoFc2NvcGUYCCABKAsyFS5zbHVpY2UudjEuTGltaXRTY29wZRI1ChBvbl9zdG9yZV9mYWlsdXJlGAkgASgOMhsuc2x1aWNlLnYxLlN0b3JlRmFpbHVyZU1vZGUSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJWChZDcmVhdGVSYXRlTGltaXRSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSKAoKcmF0ZV9saW1pdBgCIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiQwoXQ3JlYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiIQoTR2V0UmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSJAChRHZXRSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCJSChVMaXN0UmF0ZUxpbWl0c1JlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJcChZMaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlEikKC3JhdGVfbGltaXRzGAEgAygLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicwoWVXBkYXRlUmF0ZUxpbWl0UmVxdWVzdBIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQwoXVXBkYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiJAoWRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSIZChdEZWxldGVSYXRlTGltaXRSZXNwb25zZSKRAwoKU3BlbmRMaW1pdBIKCgJpZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSEgoKZ2F0ZXdheV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEhUKDWFtb3VudF9taWNyb3MYBSABKAMSJgoGcGVyaW9kGAYgASgOMhYuc2x1aWNlLnYxLlNwZW5kUGVyaW9kEjAKC2VuZm9yY2VtZW50GAcgASgOMhsuc2x1aWNlLnYxLlNwZW5kRW5mb3JjZW1lbnQSDwoHd2Fybl9hdBgIIAEoARIkCgVzY29wZRgJIAEoCzIVLnNsdWljZS52MS5MaW1pdFNjb3BlEjUKEG9uX3N0b3JlX2ZhaWx1cmUYCiABKA4yGy5zbHVpY2UudjEuU3RvcmVGYWlsdXJlTW9kZRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKF0NyZWF0ZVNwZW5kTGltaXRSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIqCgtzcGVuZF9saW1pdBgCIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IkYKGENyZWF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiIKFEdldFNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIkMKFUdldFNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0ImkKFkxpc3RTcGVuZExpbWl0c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiXwoXTGlzdFNwZW5kTGltaXRzUmVzcG9uc2USKwoMc3BlbmRfbGltaXRzGAEgAygLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInYKF1VwZGF0ZVNwZW5kTGltaXRSZXF1ZXN0EioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkYKGFVwZGF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiUKF0RlbGV0ZVNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZVNwZW5kTGltaXRSZXNwb25zZSJQChFFeHByZXNzaW9uUHJvYmxlbRIMCgRraW5kGAEgASgJEgwKBGxpbmUYAiABKAUSDgoGY29sdW1uGAMgASgFEg8KB21lc3NhZ2UYBCABKAkiVQoWQ2hlY2tFeHByZXNzaW9uUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEicKBGtpbmQYAiABKA4yGS5zbHVpY2UudjEuRXhwcmVzc2lvbktpbmQiSAoXQ2hlY2tFeHByZXNzaW9uUmVzcG9uc2USLQoHcHJvYmxlbRgBIAEoCzIcLnNsdWljZS52MS5FeHByZXNzaW9uUHJvYmxlbSKCAQoZRXZhbHVhdGVFeHByZXNzaW9uUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEicKBGtpbmQYAiABKA4yGS5zbHVpY2UudjEuRXhwcmVzc2lvbktpbmQSKAoHY29udGV4dBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiggEKGkV2YWx1YXRlRXhwcmVzc2lvblJlc3BvbnNlEi0KB3Byb2JsZW0YASABKAsyHC5zbHVpY2UudjEuRXhwcmVzc2lvblByb2JsZW0SJgoGcmVzdWx0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg0KBWVycm9yGAMgASgJKnkKEU1jcFJhdGVMaW1pdFNjb3BlEiQKIE1DUF9SQVRFX0xJTUlUX1NDT1BFX1VOU1BFQ0lGSUVEEAASIAocTUNQX1JBVEVfTElNSVRfU0NPUEVfR0FURVdBWRABEhwKGE1DUF9SQVRFX0xJTUlUX1NDT1BFX0tFWRACKsQBCgxQb29sU3RyYXRlZ3kSHQoZUE9PTF9TVFJBVEVHWV9VTlNQRUNJRklFRBAAEhoKFlBPT0xfU1RSQVRFR1lfUFJJT1JJVFkQARIdChlQT09MX1NUUkFURUdZX1JPVU5EX1JPQklOEAISGgoWUE9PTF9TVFJBVEVHWV9XRUlHSFRFRBADEh8KG1BPT0xfU1RSQVRFR1lfTEVBU1RfTEFURU5DWRAEEh0KGVBPT0xfU1RSQVRFR1lfTE9XRVNUX0NPU1QQBSq+AQoPRmFsbGJhY2tUcmlnZ2VyEiAKHEZBTExCQUNLX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIhCh1GQUxMQkFDS19UUklHR0VSX1JBVEVfTElNSVRFRBABEiEKHUZBTExCQUNLX1RSSUdHRVJfU0VSVkVSX0VSUk9SEAISHAoYRkFMTEJBQ0tfVFJJR0dFUl9USU1FT1VUEAMSJQohRkFMTEJBQ0tfVFJJR0dFUl9DT05ORUNUSU9OX0VSUk9SEAQqagoNUmF0ZUxpbWl0VW5pdBIfChtSQVRFX0xJTUlUX1VOSVRfVU5TUEVDSUZJRUQQABIcChhSQVRFX0xJTUlUX1VOSVRfUkVRVUVTVFMQARIaChZSQVRFX0xJTUlUX1VOSVRfVE9LRU5TEAIqpwEKD1JhdGVMaW1pdFdpbmRvdxIhCh1SQVRFX0xJTUlUX1dJTkRPV19VTlNQRUNJRklFRBAAEhwKGFJBVEVfTElNSVRfV0lORE9XX1NFQ09ORBABEhwKGFJBVEVfTElNSVRfV0lORE9XX01JTlVURRACEhoKFlJBVEVfTElNSVRfV0lORE9XX0hPVVIQAxIZChVSQVRFX0xJTUlUX1dJTkRPV19EQVkQBCp8ChBTdG9yZUZhaWx1cmVNb2RlEiIKHlNUT1JFX0ZBSUxVUkVfTU9ERV9VTlNQRUNJRklFRBAAEiAKHFNUT1JFX0ZBSUxVUkVfTU9ERV9GQUlMX09QRU4QARIiCh5TVE9SRV9GQUlMVVJFX01PREVfRkFJTF9DTE9TRUQQAip2CgtTcGVuZFBlcmlvZBIcChhTUEVORF9QRVJJT0RfVU5TUEVDSUZJRUQQABIWChJTUEVORF9QRVJJT0RfREFJTFkQARIXChNTUEVORF9QRVJJT0RfV0VFS0xZEAISGAoUU1BFTkRfUEVSSU9EX01PTlRITFkQAypvChBTcGVuZEVuZm9yY2VtZW50EiEKHVNQRU5EX0VORk9SQ0VNRU5UX1VOU1BFQ0lGSUVEEAASGwoXU1BFTkRfRU5GT1JDRU1FTlRfQkxPQ0sQARIbChdTUEVORF9FTkZPUkNFTUVOVF9BTEVSVBACKsABCg5FeHByZXNzaW9uS2luZBIfChtFWFBSRVNTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIjCh9FWFBSRVNTSU9OX0tJTkRfUk9VVEVfQ09ORElUSU9OEAESIgoeRVhQUkVTU0lPTl9LSU5EX01PREVMX1NFTEVDVE9SEAISHQoZRVhQUkVTU0lPTl9LSU5EX0xJTUlUX0tFWRADEiUKIUVYUFJFU1NJT05fS0lORF9NQ1BfQVVUSE9SSVpBVElPThAEMtoOCg5HYXRld2F5U2VydmljZRJSCg1DcmVhdGVHYXRld2F5Eh8uc2x1aWNlLnYxLkNyZWF0ZUdhdGV3YXlSZXF1ZXN0GiAuc2x1aWNlLnYxLkNyZWF0ZUdhdGV3YXlSZXNwb25zZRJJCgpHZXRHYXRld2F5Ehwuc2x1aWNlLnYxLkdldEdhdGV3YXlSZXF1ZXN0Gh0uc2x1aWNlLnYxLkdldEdhdGV3YXlSZXNwb25zZRJPCgxMaXN0R2F0ZXdheXMSHi5zbHVpY2UudjEuTGlzdEdhdGV3YXlzUmVxdWVzdBofLnNsdWljZS52MS5MaXN0R2F0ZXdheXNSZXNwb25zZRJSCg1VcGRhdGVHYXRld2F5Eh8uc2x1aWNlLnYxLlVwZGF0ZUdhdGV3YXlSZXF1ZXN0GiAuc2x1aWNlLnYxLlVwZGF0ZUdhdGV3YXlSZXNwb25zZRJSCg1EZWxldGVHYXRld2F5Eh8uc2x1aWNlLnYxLkRlbGV0ZUdhdGV3YXlSZXF1ZXN0GiAuc2x1aWNlLnYxLkRlbGV0ZUdhdGV3YXlSZXNwb25zZRJMCgtDcmVhdGVSb3V0ZRIdLnNsdWljZS52MS5DcmVhdGVSb3V0ZVJlcXVlc3QaHi5zbHVpY2UudjEuQ3JlYXRlUm91dGVSZXNwb25zZRJDCghHZXRSb3V0ZRIaLnNsdWljZS52MS5HZXRSb3V0ZVJlcXVlc3QaGy5zbHVpY2UudjEuR2V0Um91dGVSZXNwb25zZRJJCgpMaXN0Um91dGVzEhwuc2x1aWNlLnYxLkxpc3RSb3V0ZXNSZXF1ZXN0Gh0uc2x1aWNlLnYxLkxpc3RSb3V0ZXNSZXNwb25zZRJMCgtVcGRhdGVSb3V0ZRIdLnNsdWljZS52MS5VcGRhdGVSb3V0ZVJlcXVlc3QaHi5zbHVpY2UudjEuVXBkYXRlUm91dGVSZXNwb25zZRJMCgtEZWxldGVSb3V0ZRIdLnNsdWljZS52MS5EZWxldGVSb3V0ZVJlcXVlc3QaHi5zbHVpY2UudjEuRGVsZXRlUm91dGVSZXNwb25zZRJYCg9DcmVhdGVSYXRlTGltaXQSIS5zbHVpY2UudjEuQ3JlYXRlUmF0ZUxpbWl0UmVxdWVzdBoiLnNsdWljZS52MS5DcmVhdGVSYXRlTGltaXRSZXNwb25zZRJPCgxHZXRSYXRlTGltaXQSHi5zbHVpY2UudjEuR2V0UmF0ZUxpbWl0UmVxdWVzdBofLnNsdWljZS52MS5HZXRSYXRlTGltaXRSZXNwb25zZRJVCg5MaXN0UmF0ZUxpbWl0cxIgLnNsdWljZS52MS5MaXN0UmF0ZUxpbWl0c1JlcXVlc3QaIS5zbHVpY2UudjEuTGlzdFJhdGVMaW1pdHNSZXNwb25zZRJYCg9VcGRhdGVSYXRlTGltaXQSIS5zbHVpY2UudjEuVXBkYXRlUmF0ZUxpbWl0UmVxdWVzdBoiLnNsdWljZS52MS5VcGRhdGVSYXRlTGltaXRSZXNwb25zZRJYCg9EZWxldGVSYXRlTGltaXQSIS5zbHVpY2UudjEuRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBoiLnNsdWljZS52MS5EZWxldGVSYXRlTGltaXRSZXNwb25zZRJbChBDcmVhdGVTcGVuZExpbWl0EiIuc2x1aWNlLnYxLkNyZWF0ZVNwZW5kTGltaXRSZXF1ZXN0GiMuc2x1aWNlLnYxLkNyZWF0ZVNwZW5kTGltaXRSZXNwb25zZRJSCg1HZXRTcGVuZExpbWl0Eh8uc2x1aWNlLnYxLkdldFNwZW5kTGltaXRSZXF1ZXN0GiAuc2x1aWNlLnYxLkdldFNwZW5kTGltaXRSZXNwb25zZRJYCg9MaXN0U3BlbmRMaW1pdHMSIS5zbHVpY2UudjEuTGlzdFNwZW5kTGltaXRzUmVxdWVzdBoiLnNsdWljZS52MS5MaXN0U3BlbmRMaW1pdHNSZXNwb25zZRJbChBVcGRhdGVTcGVuZExpbWl0EiIuc2x1aWNlLnYxLlVwZGF0ZVNwZW5kTGltaXRSZXF1ZXN0GiMuc2x1aWNlLnYxLlVwZGF0ZVNwZW5kTGltaXRSZXNwb25zZRJbChBEZWxldGVTcGVuZExpbWl0EiIuc2x1aWNlLnYxLkRlbGV0ZVNwZW5kTGltaXRSZXF1ZXN0GiMuc2x1aWNlLnYxLkRlbGV0ZVNwZW5kTGltaXRSZXNwb25zZRJYCg9DaGVja0V4cHJlc3Npb24SIS5zbHVpY2UudjEuQ2hlY2tFeHByZXNzaW9uUmVxdWVzdBoiLnNsdWljZS52MS5DaGVja0V4cHJlc3Npb25SZXNwb25zZRJhChJFdmFsdWF0ZUV4cHJlc3Npb24SJC5zbHVpY2UudjEuRXZhbHVhdGVFeHByZXNzaW9uUmVxdWVzdBolLnNsdWljZS52MS5FdmFsdWF0ZUV4cHJlc3Npb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Gateway is what clients talk to: `/gateways/{name}/v1/…` and `/gateways/{name}/mcp`.
@@ -191,6 +191,13 @@ export type McpSettings = Message<"sluice.v1.McpSettings"> & {
    * @generated from field: string authorization = 3;
    */
   authorization: string;
+
+  /**
+   * Caps on tool calls (each `tools/call`, and each call the orchestrator makes).
+   *
+   * @generated from field: repeated sluice.v1.McpRateLimit rate_limits = 4;
+   */
+  rateLimits: McpRateLimit[];
 };
 
 /**
@@ -219,6 +226,13 @@ export type McpSettingsJson = {
    * @generated from field: string authorization = 3;
    */
   authorization?: string;
+
+  /**
+   * Caps on tool calls (each `tools/call`, and each call the orchestrator makes).
+   *
+   * @generated from field: repeated sluice.v1.McpRateLimit rate_limits = 4;
+   */
+  rateLimits?: McpRateLimitJson[];
 };
 
 /**
@@ -227,6 +241,71 @@ export type McpSettingsJson = {
  */
 export const McpSettingsSchema: GenMessage<McpSettings, {jsonType: McpSettingsJson}> = /*@__PURE__*/
   messageDesc(file_sluice_v1_gateway, 1);
+
+/**
+ * McpRateLimit caps MCP tool calls per window.
+ *
+ * @generated from message sluice.v1.McpRateLimit
+ */
+export type McpRateLimit = Message<"sluice.v1.McpRateLimit"> & {
+  /**
+   * @generated from field: sluice.v1.McpRateLimitScope scope = 1;
+   */
+  scope: McpRateLimitScope;
+
+  /**
+   * Tool calls per window; at least 1.
+   *
+   * @generated from field: int64 limit = 2;
+   */
+  limit: bigint;
+
+  /**
+   * @generated from field: sluice.v1.RateLimitWindow window = 3;
+   */
+  window: RateLimitWindow;
+
+  /**
+   * @generated from field: sluice.v1.StoreFailureMode on_store_failure = 4;
+   */
+  onStoreFailure: StoreFailureMode;
+};
+
+/**
+ * McpRateLimit caps MCP tool calls per window.
+ *
+ * @generated from message sluice.v1.McpRateLimit
+ */
+export type McpRateLimitJson = {
+  /**
+   * @generated from field: sluice.v1.McpRateLimitScope scope = 1;
+   */
+  scope?: McpRateLimitScopeJson;
+
+  /**
+   * Tool calls per window; at least 1.
+   *
+   * @generated from field: int64 limit = 2;
+   */
+  limit?: string;
+
+  /**
+   * @generated from field: sluice.v1.RateLimitWindow window = 3;
+   */
+  window?: RateLimitWindowJson;
+
+  /**
+   * @generated from field: sluice.v1.StoreFailureMode on_store_failure = 4;
+   */
+  onStoreFailure?: StoreFailureModeJson;
+};
+
+/**
+ * Describes the message sluice.v1.McpRateLimit.
+ * Use `create(McpRateLimitSchema)` to create a new message.
+ */
+export const McpRateLimitSchema: GenMessage<McpRateLimit, {jsonType: McpRateLimitJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 2);
 
 /**
  * @generated from message sluice.v1.CreateGatewayRequest
@@ -263,7 +342,7 @@ export type CreateGatewayRequestJson = {
  * Use `create(CreateGatewayRequestSchema)` to create a new message.
  */
 export const CreateGatewayRequestSchema: GenMessage<CreateGatewayRequest, {jsonType: CreateGatewayRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 2);
+  messageDesc(file_sluice_v1_gateway, 3);
 
 /**
  * @generated from message sluice.v1.CreateGatewayResponse
@@ -290,7 +369,7 @@ export type CreateGatewayResponseJson = {
  * Use `create(CreateGatewayResponseSchema)` to create a new message.
  */
 export const CreateGatewayResponseSchema: GenMessage<CreateGatewayResponse, {jsonType: CreateGatewayResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 3);
+  messageDesc(file_sluice_v1_gateway, 4);
 
 /**
  * @generated from message sluice.v1.GetGatewayRequest
@@ -317,7 +396,7 @@ export type GetGatewayRequestJson = {
  * Use `create(GetGatewayRequestSchema)` to create a new message.
  */
 export const GetGatewayRequestSchema: GenMessage<GetGatewayRequest, {jsonType: GetGatewayRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 4);
+  messageDesc(file_sluice_v1_gateway, 5);
 
 /**
  * @generated from message sluice.v1.GetGatewayResponse
@@ -344,7 +423,7 @@ export type GetGatewayResponseJson = {
  * Use `create(GetGatewayResponseSchema)` to create a new message.
  */
 export const GetGatewayResponseSchema: GenMessage<GetGatewayResponse, {jsonType: GetGatewayResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 5);
+  messageDesc(file_sluice_v1_gateway, 6);
 
 /**
  * @generated from message sluice.v1.ListGatewaysRequest
@@ -425,7 +504,7 @@ export type ListGatewaysRequestJson = {
  * Use `create(ListGatewaysRequestSchema)` to create a new message.
  */
 export const ListGatewaysRequestSchema: GenMessage<ListGatewaysRequest, {jsonType: ListGatewaysRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 6);
+  messageDesc(file_sluice_v1_gateway, 7);
 
 /**
  * @generated from message sluice.v1.ListGatewaysResponse
@@ -462,7 +541,7 @@ export type ListGatewaysResponseJson = {
  * Use `create(ListGatewaysResponseSchema)` to create a new message.
  */
 export const ListGatewaysResponseSchema: GenMessage<ListGatewaysResponse, {jsonType: ListGatewaysResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 7);
+  messageDesc(file_sluice_v1_gateway, 8);
 
 /**
  * @generated from message sluice.v1.UpdateGatewayRequest
@@ -503,7 +582,7 @@ export type UpdateGatewayRequestJson = {
  * Use `create(UpdateGatewayRequestSchema)` to create a new message.
  */
 export const UpdateGatewayRequestSchema: GenMessage<UpdateGatewayRequest, {jsonType: UpdateGatewayRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 8);
+  messageDesc(file_sluice_v1_gateway, 9);
 
 /**
  * @generated from message sluice.v1.UpdateGatewayResponse
@@ -530,7 +609,7 @@ export type UpdateGatewayResponseJson = {
  * Use `create(UpdateGatewayResponseSchema)` to create a new message.
  */
 export const UpdateGatewayResponseSchema: GenMessage<UpdateGatewayResponse, {jsonType: UpdateGatewayResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 9);
+  messageDesc(file_sluice_v1_gateway, 10);
 
 /**
  * @generated from message sluice.v1.DeleteGatewayRequest
@@ -567,7 +646,7 @@ export type DeleteGatewayRequestJson = {
  * Use `create(DeleteGatewayRequestSchema)` to create a new message.
  */
 export const DeleteGatewayRequestSchema: GenMessage<DeleteGatewayRequest, {jsonType: DeleteGatewayRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 10);
+  messageDesc(file_sluice_v1_gateway, 11);
 
 /**
  * @generated from message sluice.v1.DeleteGatewayResponse
@@ -586,7 +665,7 @@ export type DeleteGatewayResponseJson = {
  * Use `create(DeleteGatewayResponseSchema)` to create a new message.
  */
 export const DeleteGatewayResponseSchema: GenMessage<DeleteGatewayResponse, {jsonType: DeleteGatewayResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 11);
+  messageDesc(file_sluice_v1_gateway, 12);
 
 /**
  * PoolMember is one (provider, model) a pool may send to.
@@ -649,7 +728,7 @@ export type PoolMemberJson = {
  * Use `create(PoolMemberSchema)` to create a new message.
  */
 export const PoolMemberSchema: GenMessage<PoolMember, {jsonType: PoolMemberJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 12);
+  messageDesc(file_sluice_v1_gateway, 13);
 
 /**
  * Pool is a set of interchangeable members.
@@ -718,7 +797,7 @@ export type PoolJson = {
  * Use `create(PoolSchema)` to create a new message.
  */
 export const PoolSchema: GenMessage<Pool, {jsonType: PoolJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 13);
+  messageDesc(file_sluice_v1_gateway, 14);
 
 /**
  * Route sends matching requests to a primary pool, then its fallbacks.
@@ -855,7 +934,7 @@ export type RouteJson = {
  * Use `create(RouteSchema)` to create a new message.
  */
 export const RouteSchema: GenMessage<Route, {jsonType: RouteJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 14);
+  messageDesc(file_sluice_v1_gateway, 15);
 
 /**
  * @generated from message sluice.v1.CreateRouteRequest
@@ -892,7 +971,7 @@ export type CreateRouteRequestJson = {
  * Use `create(CreateRouteRequestSchema)` to create a new message.
  */
 export const CreateRouteRequestSchema: GenMessage<CreateRouteRequest, {jsonType: CreateRouteRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 15);
+  messageDesc(file_sluice_v1_gateway, 16);
 
 /**
  * @generated from message sluice.v1.CreateRouteResponse
@@ -919,7 +998,7 @@ export type CreateRouteResponseJson = {
  * Use `create(CreateRouteResponseSchema)` to create a new message.
  */
 export const CreateRouteResponseSchema: GenMessage<CreateRouteResponse, {jsonType: CreateRouteResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 16);
+  messageDesc(file_sluice_v1_gateway, 17);
 
 /**
  * @generated from message sluice.v1.GetRouteRequest
@@ -946,7 +1025,7 @@ export type GetRouteRequestJson = {
  * Use `create(GetRouteRequestSchema)` to create a new message.
  */
 export const GetRouteRequestSchema: GenMessage<GetRouteRequest, {jsonType: GetRouteRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 17);
+  messageDesc(file_sluice_v1_gateway, 18);
 
 /**
  * @generated from message sluice.v1.GetRouteResponse
@@ -973,7 +1052,7 @@ export type GetRouteResponseJson = {
  * Use `create(GetRouteResponseSchema)` to create a new message.
  */
 export const GetRouteResponseSchema: GenMessage<GetRouteResponse, {jsonType: GetRouteResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 18);
+  messageDesc(file_sluice_v1_gateway, 19);
 
 /**
  * @generated from message sluice.v1.ListRoutesRequest
@@ -1030,7 +1109,7 @@ export type ListRoutesRequestJson = {
  * Use `create(ListRoutesRequestSchema)` to create a new message.
  */
 export const ListRoutesRequestSchema: GenMessage<ListRoutesRequest, {jsonType: ListRoutesRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 19);
+  messageDesc(file_sluice_v1_gateway, 20);
 
 /**
  * @generated from message sluice.v1.ListRoutesResponse
@@ -1067,7 +1146,7 @@ export type ListRoutesResponseJson = {
  * Use `create(ListRoutesResponseSchema)` to create a new message.
  */
 export const ListRoutesResponseSchema: GenMessage<ListRoutesResponse, {jsonType: ListRoutesResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 20);
+  messageDesc(file_sluice_v1_gateway, 21);
 
 /**
  * @generated from message sluice.v1.UpdateRouteRequest
@@ -1108,7 +1187,7 @@ export type UpdateRouteRequestJson = {
  * Use `create(UpdateRouteRequestSchema)` to create a new message.
  */
 export const UpdateRouteRequestSchema: GenMessage<UpdateRouteRequest, {jsonType: UpdateRouteRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 21);
+  messageDesc(file_sluice_v1_gateway, 22);
 
 /**
  * @generated from message sluice.v1.UpdateRouteResponse
@@ -1135,7 +1214,7 @@ export type UpdateRouteResponseJson = {
  * Use `create(UpdateRouteResponseSchema)` to create a new message.
  */
 export const UpdateRouteResponseSchema: GenMessage<UpdateRouteResponse, {jsonType: UpdateRouteResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 22);
+  messageDesc(file_sluice_v1_gateway, 23);
 
 /**
  * @generated from message sluice.v1.DeleteRouteRequest
@@ -1162,7 +1241,7 @@ export type DeleteRouteRequestJson = {
  * Use `create(DeleteRouteRequestSchema)` to create a new message.
  */
 export const DeleteRouteRequestSchema: GenMessage<DeleteRouteRequest, {jsonType: DeleteRouteRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 23);
+  messageDesc(file_sluice_v1_gateway, 24);
 
 /**
  * @generated from message sluice.v1.DeleteRouteResponse
@@ -1181,7 +1260,7 @@ export type DeleteRouteResponseJson = {
  * Use `create(DeleteRouteResponseSchema)` to create a new message.
  */
 export const DeleteRouteResponseSchema: GenMessage<DeleteRouteResponse, {jsonType: DeleteRouteResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 24);
+  messageDesc(file_sluice_v1_gateway, 25);
 
 /**
  * LimitScope says which requests share one counter.
@@ -1267,7 +1346,7 @@ export type LimitScopeJson = {
  * Use `create(LimitScopeSchema)` to create a new message.
  */
 export const LimitScopeSchema: GenMessage<LimitScope, {jsonType: LimitScopeJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 25);
+  messageDesc(file_sluice_v1_gateway, 26);
 
 /**
  * RateLimit caps requests or tokens per window.
@@ -1406,7 +1485,7 @@ export type RateLimitJson = {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit, {jsonType: RateLimitJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 26);
+  messageDesc(file_sluice_v1_gateway, 27);
 
 /**
  * @generated from message sluice.v1.CreateRateLimitRequest
@@ -1443,7 +1522,7 @@ export type CreateRateLimitRequestJson = {
  * Use `create(CreateRateLimitRequestSchema)` to create a new message.
  */
 export const CreateRateLimitRequestSchema: GenMessage<CreateRateLimitRequest, {jsonType: CreateRateLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 27);
+  messageDesc(file_sluice_v1_gateway, 28);
 
 /**
  * @generated from message sluice.v1.CreateRateLimitResponse
@@ -1470,7 +1549,7 @@ export type CreateRateLimitResponseJson = {
  * Use `create(CreateRateLimitResponseSchema)` to create a new message.
  */
 export const CreateRateLimitResponseSchema: GenMessage<CreateRateLimitResponse, {jsonType: CreateRateLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 28);
+  messageDesc(file_sluice_v1_gateway, 29);
 
 /**
  * @generated from message sluice.v1.GetRateLimitRequest
@@ -1497,7 +1576,7 @@ export type GetRateLimitRequestJson = {
  * Use `create(GetRateLimitRequestSchema)` to create a new message.
  */
 export const GetRateLimitRequestSchema: GenMessage<GetRateLimitRequest, {jsonType: GetRateLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 29);
+  messageDesc(file_sluice_v1_gateway, 30);
 
 /**
  * @generated from message sluice.v1.GetRateLimitResponse
@@ -1524,7 +1603,7 @@ export type GetRateLimitResponseJson = {
  * Use `create(GetRateLimitResponseSchema)` to create a new message.
  */
 export const GetRateLimitResponseSchema: GenMessage<GetRateLimitResponse, {jsonType: GetRateLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 30);
+  messageDesc(file_sluice_v1_gateway, 31);
 
 /**
  * @generated from message sluice.v1.ListRateLimitsRequest
@@ -1571,7 +1650,7 @@ export type ListRateLimitsRequestJson = {
  * Use `create(ListRateLimitsRequestSchema)` to create a new message.
  */
 export const ListRateLimitsRequestSchema: GenMessage<ListRateLimitsRequest, {jsonType: ListRateLimitsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 31);
+  messageDesc(file_sluice_v1_gateway, 32);
 
 /**
  * @generated from message sluice.v1.ListRateLimitsResponse
@@ -1608,7 +1687,7 @@ export type ListRateLimitsResponseJson = {
  * Use `create(ListRateLimitsResponseSchema)` to create a new message.
  */
 export const ListRateLimitsResponseSchema: GenMessage<ListRateLimitsResponse, {jsonType: ListRateLimitsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 32);
+  messageDesc(file_sluice_v1_gateway, 33);
 
 /**
  * @generated from message sluice.v1.UpdateRateLimitRequest
@@ -1649,7 +1728,7 @@ export type UpdateRateLimitRequestJson = {
  * Use `create(UpdateRateLimitRequestSchema)` to create a new message.
  */
 export const UpdateRateLimitRequestSchema: GenMessage<UpdateRateLimitRequest, {jsonType: UpdateRateLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 33);
+  messageDesc(file_sluice_v1_gateway, 34);
 
 /**
  * @generated from message sluice.v1.UpdateRateLimitResponse
@@ -1676,7 +1755,7 @@ export type UpdateRateLimitResponseJson = {
  * Use `create(UpdateRateLimitResponseSchema)` to create a new message.
  */
 export const UpdateRateLimitResponseSchema: GenMessage<UpdateRateLimitResponse, {jsonType: UpdateRateLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 34);
+  messageDesc(file_sluice_v1_gateway, 35);
 
 /**
  * @generated from message sluice.v1.DeleteRateLimitRequest
@@ -1703,7 +1782,7 @@ export type DeleteRateLimitRequestJson = {
  * Use `create(DeleteRateLimitRequestSchema)` to create a new message.
  */
 export const DeleteRateLimitRequestSchema: GenMessage<DeleteRateLimitRequest, {jsonType: DeleteRateLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 35);
+  messageDesc(file_sluice_v1_gateway, 36);
 
 /**
  * @generated from message sluice.v1.DeleteRateLimitResponse
@@ -1722,7 +1801,7 @@ export type DeleteRateLimitResponseJson = {
  * Use `create(DeleteRateLimitResponseSchema)` to create a new message.
  */
 export const DeleteRateLimitResponseSchema: GenMessage<DeleteRateLimitResponse, {jsonType: DeleteRateLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 36);
+  messageDesc(file_sluice_v1_gateway, 37);
 
 /**
  * SpendLimit is a budget per calendar period. With a `gateway_id` it applies
@@ -1883,7 +1962,7 @@ export type SpendLimitJson = {
  * Use `create(SpendLimitSchema)` to create a new message.
  */
 export const SpendLimitSchema: GenMessage<SpendLimit, {jsonType: SpendLimitJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 37);
+  messageDesc(file_sluice_v1_gateway, 38);
 
 /**
  * @generated from message sluice.v1.CreateSpendLimitRequest
@@ -1920,7 +1999,7 @@ export type CreateSpendLimitRequestJson = {
  * Use `create(CreateSpendLimitRequestSchema)` to create a new message.
  */
 export const CreateSpendLimitRequestSchema: GenMessage<CreateSpendLimitRequest, {jsonType: CreateSpendLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 38);
+  messageDesc(file_sluice_v1_gateway, 39);
 
 /**
  * @generated from message sluice.v1.CreateSpendLimitResponse
@@ -1947,7 +2026,7 @@ export type CreateSpendLimitResponseJson = {
  * Use `create(CreateSpendLimitResponseSchema)` to create a new message.
  */
 export const CreateSpendLimitResponseSchema: GenMessage<CreateSpendLimitResponse, {jsonType: CreateSpendLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 39);
+  messageDesc(file_sluice_v1_gateway, 40);
 
 /**
  * @generated from message sluice.v1.GetSpendLimitRequest
@@ -1974,7 +2053,7 @@ export type GetSpendLimitRequestJson = {
  * Use `create(GetSpendLimitRequestSchema)` to create a new message.
  */
 export const GetSpendLimitRequestSchema: GenMessage<GetSpendLimitRequest, {jsonType: GetSpendLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 40);
+  messageDesc(file_sluice_v1_gateway, 41);
 
 /**
  * @generated from message sluice.v1.GetSpendLimitResponse
@@ -2001,7 +2080,7 @@ export type GetSpendLimitResponseJson = {
  * Use `create(GetSpendLimitResponseSchema)` to create a new message.
  */
 export const GetSpendLimitResponseSchema: GenMessage<GetSpendLimitResponse, {jsonType: GetSpendLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 41);
+  messageDesc(file_sluice_v1_gateway, 42);
 
 /**
  * @generated from message sluice.v1.ListSpendLimitsRequest
@@ -2062,7 +2141,7 @@ export type ListSpendLimitsRequestJson = {
  * Use `create(ListSpendLimitsRequestSchema)` to create a new message.
  */
 export const ListSpendLimitsRequestSchema: GenMessage<ListSpendLimitsRequest, {jsonType: ListSpendLimitsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 42);
+  messageDesc(file_sluice_v1_gateway, 43);
 
 /**
  * @generated from message sluice.v1.ListSpendLimitsResponse
@@ -2099,7 +2178,7 @@ export type ListSpendLimitsResponseJson = {
  * Use `create(ListSpendLimitsResponseSchema)` to create a new message.
  */
 export const ListSpendLimitsResponseSchema: GenMessage<ListSpendLimitsResponse, {jsonType: ListSpendLimitsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 43);
+  messageDesc(file_sluice_v1_gateway, 44);
 
 /**
  * @generated from message sluice.v1.UpdateSpendLimitRequest
@@ -2140,7 +2219,7 @@ export type UpdateSpendLimitRequestJson = {
  * Use `create(UpdateSpendLimitRequestSchema)` to create a new message.
  */
 export const UpdateSpendLimitRequestSchema: GenMessage<UpdateSpendLimitRequest, {jsonType: UpdateSpendLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 44);
+  messageDesc(file_sluice_v1_gateway, 45);
 
 /**
  * @generated from message sluice.v1.UpdateSpendLimitResponse
@@ -2167,7 +2246,7 @@ export type UpdateSpendLimitResponseJson = {
  * Use `create(UpdateSpendLimitResponseSchema)` to create a new message.
  */
 export const UpdateSpendLimitResponseSchema: GenMessage<UpdateSpendLimitResponse, {jsonType: UpdateSpendLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 45);
+  messageDesc(file_sluice_v1_gateway, 46);
 
 /**
  * @generated from message sluice.v1.DeleteSpendLimitRequest
@@ -2194,7 +2273,7 @@ export type DeleteSpendLimitRequestJson = {
  * Use `create(DeleteSpendLimitRequestSchema)` to create a new message.
  */
 export const DeleteSpendLimitRequestSchema: GenMessage<DeleteSpendLimitRequest, {jsonType: DeleteSpendLimitRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 46);
+  messageDesc(file_sluice_v1_gateway, 47);
 
 /**
  * @generated from message sluice.v1.DeleteSpendLimitResponse
@@ -2213,7 +2292,7 @@ export type DeleteSpendLimitResponseJson = {
  * Use `create(DeleteSpendLimitResponseSchema)` to create a new message.
  */
 export const DeleteSpendLimitResponseSchema: GenMessage<DeleteSpendLimitResponse, {jsonType: DeleteSpendLimitResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 47);
+  messageDesc(file_sluice_v1_gateway, 48);
 
 /**
  * ExpressionProblem is why an expression was rejected.
@@ -2286,7 +2365,7 @@ export type ExpressionProblemJson = {
  * Use `create(ExpressionProblemSchema)` to create a new message.
  */
 export const ExpressionProblemSchema: GenMessage<ExpressionProblem, {jsonType: ExpressionProblemJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 48);
+  messageDesc(file_sluice_v1_gateway, 49);
 
 /**
  * @generated from message sluice.v1.CheckExpressionRequest
@@ -2323,7 +2402,7 @@ export type CheckExpressionRequestJson = {
  * Use `create(CheckExpressionRequestSchema)` to create a new message.
  */
 export const CheckExpressionRequestSchema: GenMessage<CheckExpressionRequest, {jsonType: CheckExpressionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 49);
+  messageDesc(file_sluice_v1_gateway, 50);
 
 /**
  * @generated from message sluice.v1.CheckExpressionResponse
@@ -2354,7 +2433,7 @@ export type CheckExpressionResponseJson = {
  * Use `create(CheckExpressionResponseSchema)` to create a new message.
  */
 export const CheckExpressionResponseSchema: GenMessage<CheckExpressionResponse, {jsonType: CheckExpressionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 50);
+  messageDesc(file_sluice_v1_gateway, 51);
 
 /**
  * @generated from message sluice.v1.EvaluateExpressionRequest
@@ -2409,7 +2488,7 @@ export type EvaluateExpressionRequestJson = {
  * Use `create(EvaluateExpressionRequestSchema)` to create a new message.
  */
 export const EvaluateExpressionRequestSchema: GenMessage<EvaluateExpressionRequest, {jsonType: EvaluateExpressionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 51);
+  messageDesc(file_sluice_v1_gateway, 52);
 
 /**
  * @generated from message sluice.v1.EvaluateExpressionResponse
@@ -2468,7 +2547,46 @@ export type EvaluateExpressionResponseJson = {
  * Use `create(EvaluateExpressionResponseSchema)` to create a new message.
  */
 export const EvaluateExpressionResponseSchema: GenMessage<EvaluateExpressionResponse, {jsonType: EvaluateExpressionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_gateway, 52);
+  messageDesc(file_sluice_v1_gateway, 53);
+
+/**
+ * McpRateLimitScope says which tool calls share one counter.
+ *
+ * @generated from enum sluice.v1.McpRateLimitScope
+ */
+export enum McpRateLimitScope {
+  /**
+   * @generated from enum value: MCP_RATE_LIMIT_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * One counter for the whole gateway.
+   *
+   * @generated from enum value: MCP_RATE_LIMIT_SCOPE_GATEWAY = 1;
+   */
+  GATEWAY = 1,
+
+  /**
+   * One counter per API key.
+   *
+   * @generated from enum value: MCP_RATE_LIMIT_SCOPE_KEY = 2;
+   */
+  KEY = 2,
+}
+
+/**
+ * McpRateLimitScope says which tool calls share one counter.
+ *
+ * @generated from enum sluice.v1.McpRateLimitScope
+ */
+export type McpRateLimitScopeJson = "MCP_RATE_LIMIT_SCOPE_UNSPECIFIED" | "MCP_RATE_LIMIT_SCOPE_GATEWAY" | "MCP_RATE_LIMIT_SCOPE_KEY";
+
+/**
+ * Describes the enum sluice.v1.McpRateLimitScope.
+ */
+export const McpRateLimitScopeSchema: GenEnum<McpRateLimitScope, McpRateLimitScopeJson> = /*@__PURE__*/
+  enumDesc(file_sluice_v1_gateway, 0);
 
 /**
  * PoolStrategy picks the member of a pool to try first.
@@ -2518,7 +2636,7 @@ export type PoolStrategyJson = "POOL_STRATEGY_UNSPECIFIED" | "POOL_STRATEGY_PRIO
  * Describes the enum sluice.v1.PoolStrategy.
  */
 export const PoolStrategySchema: GenEnum<PoolStrategy, PoolStrategyJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 0);
+  enumDesc(file_sluice_v1_gateway, 1);
 
 /**
  * FallbackTrigger is an attempt outcome that moves on to the next member.
@@ -2563,7 +2681,7 @@ export type FallbackTriggerJson = "FALLBACK_TRIGGER_UNSPECIFIED" | "FALLBACK_TRI
  * Describes the enum sluice.v1.FallbackTrigger.
  */
 export const FallbackTriggerSchema: GenEnum<FallbackTrigger, FallbackTriggerJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 1);
+  enumDesc(file_sluice_v1_gateway, 2);
 
 /**
  * RateLimitUnit is what a rate limit counts.
@@ -2598,7 +2716,7 @@ export type RateLimitUnitJson = "RATE_LIMIT_UNIT_UNSPECIFIED" | "RATE_LIMIT_UNIT
  * Describes the enum sluice.v1.RateLimitUnit.
  */
 export const RateLimitUnitSchema: GenEnum<RateLimitUnit, RateLimitUnitJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 2);
+  enumDesc(file_sluice_v1_gateway, 3);
 
 /**
  * RateLimitWindow is the length of a rate limit's window.
@@ -2643,7 +2761,7 @@ export type RateLimitWindowJson = "RATE_LIMIT_WINDOW_UNSPECIFIED" | "RATE_LIMIT_
  * Describes the enum sluice.v1.RateLimitWindow.
  */
 export const RateLimitWindowSchema: GenEnum<RateLimitWindow, RateLimitWindowJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 3);
+  enumDesc(file_sluice_v1_gateway, 4);
 
 /**
  * StoreFailureMode is what a limit does when its counter store is unreachable.
@@ -2682,7 +2800,7 @@ export type StoreFailureModeJson = "STORE_FAILURE_MODE_UNSPECIFIED" | "STORE_FAI
  * Describes the enum sluice.v1.StoreFailureMode.
  */
 export const StoreFailureModeSchema: GenEnum<StoreFailureMode, StoreFailureModeJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 4);
+  enumDesc(file_sluice_v1_gateway, 5);
 
 /**
  * SpendPeriod is a calendar period in UTC.
@@ -2724,7 +2842,7 @@ export type SpendPeriodJson = "SPEND_PERIOD_UNSPECIFIED" | "SPEND_PERIOD_DAILY" 
  * Describes the enum sluice.v1.SpendPeriod.
  */
 export const SpendPeriodSchema: GenEnum<SpendPeriod, SpendPeriodJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 5);
+  enumDesc(file_sluice_v1_gateway, 6);
 
 /**
  * SpendEnforcement is what happens when a budget is used up.
@@ -2763,7 +2881,7 @@ export type SpendEnforcementJson = "SPEND_ENFORCEMENT_UNSPECIFIED" | "SPEND_ENFO
  * Describes the enum sluice.v1.SpendEnforcement.
  */
 export const SpendEnforcementSchema: GenEnum<SpendEnforcement, SpendEnforcementJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 6);
+  enumDesc(file_sluice_v1_gateway, 7);
 
 /**
  * ExpressionKind is where a CEL expression is used; it fixes the variables it
@@ -2818,7 +2936,7 @@ export type ExpressionKindJson = "EXPRESSION_KIND_UNSPECIFIED" | "EXPRESSION_KIN
  * Describes the enum sluice.v1.ExpressionKind.
  */
 export const ExpressionKindSchema: GenEnum<ExpressionKind, ExpressionKindJson> = /*@__PURE__*/
-  enumDesc(file_sluice_v1_gateway, 7);
+  enumDesc(file_sluice_v1_gateway, 8);
 
 /**
  * GatewayService manages gateways and their routing, pools, rate limits,
