@@ -10,6 +10,7 @@ import { SluiceError } from '../errors.js';
 import { ApiKeySchema, ApiKeyService, type ApiKey } from '../gen/sluice/v1/api_key_pb.js';
 import { generateSecret, hashSecret, hasEnoughEntropy, newId, publicPrefix, SECRET_PREFIX } from '../security/tokens.js';
 import { resolveWorkspaceId, visibleOr404, type CallContext } from './context.js';
+import { apiKeyUsage } from './limit-usage.js';
 import { encodeCursor, MAX_PAGE_SIZE, pageSize } from './pagination.js';
 import type { DomainService } from './service-kit.js';
 import { containsText, listById, mutate, read, ts, type ServiceDeps } from './store.js';
@@ -239,6 +240,14 @@ export function createApiKeyService(deps: ServiceDeps): DomainService<typeof Api
         em.remove(await loadKey(em, call, req.id));
       });
       return {};
+    },
+
+    async getApiKeyUsage(req, call) {
+      return read(deps, async (em) => {
+        const key = await loadKey(em, call, req.id);
+        const gateways = await em.find(GatewayEntity, { workspaceId: key.workspaceId });
+        return apiKeyUsage(deps, em, key, gateways);
+      });
     },
   };
 }

@@ -60,6 +60,7 @@ import { checkCel, formatCelProblem, MAX_CEL_LENGTH, MAX_KEY_EXPR_LENGTH, type C
 import { newId } from '../security/tokens.js';
 import { checkExpression, evaluateExpression } from './cel-expressions.js';
 import { resolveWorkspaceId, visibleOr404, type CallContext } from './context.js';
+import { gatewayUsage, loadUsageKey, MAX_SCOPE_VALUE_LENGTH } from './limit-usage.js';
 import { enumFromSlug, enumSlug } from './enums.js';
 import { decodeCursor, encodeCursor, pageSize } from './pagination.js';
 import type { DomainService } from './service-kit.js';
@@ -727,6 +728,17 @@ export function createGatewayService(deps: ServiceDeps): DomainService<typeof Ga
 
     async evaluateExpression(req) {
       return evaluateExpression(req);
+    },
+
+    async getGatewayUsage(req, call) {
+      const v = new Violations();
+      v.maxLength('scope_value', req.scopeValue, MAX_SCOPE_VALUE_LENGTH);
+      v.throwIfAny();
+      return read(deps, async (em) => {
+        const gateway = await loadGateway(em, call, req.gatewayId, 'gateway_id');
+        if (req.apiKeyId) await loadUsageKey(em, gateway.workspaceId, req.apiKeyId);
+        return gatewayUsage(deps, em, gateway, { apiKeyId: req.apiKeyId || undefined, scopeValue: req.scopeValue || undefined });
+      });
     },
   };
 }

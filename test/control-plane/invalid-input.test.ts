@@ -129,6 +129,7 @@ function cases(x: Ids): Case[] {
     c(GatewayService, 'deleteRateLimit', { id: '' }, 'id'),
     c(GatewayService, 'createSpendLimit', { workspaceId: x.workspaceId, spendLimit: { name: 'sl2', amountMicros: 1n, period: SpendPeriod.DAILY, enforcement: SpendEnforcement.BLOCK, warnAt: 1.5, scope: { kind: { case: 'workspace', value: true } } } }, 'spend_limit.warn_at'),
     c(GatewayService, 'getSpendLimit', { id: '' }, 'id'),
+    c(GatewayService, 'getGatewayUsage', { gatewayId: '' }, 'gateway_id'),
     c(GatewayService, 'listSpendLimits', { workspaceId: x.workspaceId, pageSize: -1 }, 'page_size'),
     c(GatewayService, 'updateSpendLimit', { spendLimit: { id: x.spendLimitId, amountMicros: 0n }, updateMask: mask('amount_micros') }, 'spend_limit.amount_micros'),
     c(GatewayService, 'deleteSpendLimit', { id: '' }, 'id'),
@@ -141,6 +142,7 @@ function cases(x: Ids): Case[] {
     c(ApiKeyService, 'updateApiKey', { apiKey: { id: x.apiKeyId, defaultGateway: 'nope' }, updateMask: mask('default_gateway') }, 'api_key.default_gateway'),
     c(ApiKeyService, 'revokeApiKey', { id: '' }, 'id'),
     c(ApiKeyService, 'deleteApiKey', { id: '' }, 'id'),
+    c(ApiKeyService, 'getApiKeyUsage', { id: '' }, 'id'),
 
     c(McpServerService, 'createMcpServer', { gatewayId: x.gatewayId, mcpServer: { name: 'm2', transport: McpTransport.STREAMABLE_HTTP } }, 'mcp_server.url'),
     c(McpServerService, 'getMcpServer', { id: '' }, 'id'),

@@ -154,6 +154,7 @@ function cases(b: Seeded): Case[] {
     nf(GatewayService, 'deleteRateLimit', { id: b.rateLimitId }),
     pd(GatewayService, 'createSpendLimit', { workspaceId: b.workspaceId, spendLimit: { name: 'x', amountMicros: 1n, period: SpendPeriod.DAILY, enforcement: SpendEnforcement.BLOCK, scope: { kind: { case: 'workspace', value: true } } } }),
     nf(GatewayService, 'getSpendLimit', { id: b.spendLimitId }),
+    nf(GatewayService, 'getGatewayUsage', { gatewayId: b.gatewayId }),
     pd(GatewayService, 'listSpendLimits', { workspaceId: b.workspaceId }),
     nf(GatewayService, 'updateSpendLimit', { spendLimit: { id: b.spendLimitId, amountMicros: 5n }, updateMask: mask('amount_micros') }),
     nf(GatewayService, 'deleteSpendLimit', { id: b.spendLimitId }),
@@ -164,6 +165,7 @@ function cases(b: Seeded): Case[] {
     nf(ApiKeyService, 'updateApiKey', { apiKey: { id: b.apiKeyId, metadata: { a: 'b' } }, updateMask: mask('metadata') }),
     nf(ApiKeyService, 'revokeApiKey', { id: b.apiKeyId }),
     nf(ApiKeyService, 'deleteApiKey', { id: b.apiKeyId }),
+    nf(ApiKeyService, 'getApiKeyUsage', { id: b.apiKeyId }),
 
     nf(McpServerService, 'createMcpServer', { gatewayId: b.gatewayId, mcpServer: { name: 'x', transport: McpTransport.STREAMABLE_HTTP, url: 'http://127.0.0.1:9/' } }),
     nf(McpServerService, 'getMcpServer', { id: b.mcpServerId }),

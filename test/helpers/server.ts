@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startSluice, type Sluice } from '../../src/bootstrap.js';
+import { startSluice, type Sluice, type StartOptions } from '../../src/bootstrap.js';
 import type { EnvConfig } from '../../src/config/env.js';
 import type { Dialect } from '../../src/db/orm.js';
 import { createTestDatabase } from './database.js';
@@ -22,7 +22,7 @@ export interface RunningSluice {
 }
 
 /** Starts Sluice on 127.0.0.1 with an ephemeral port. */
-export async function startTestServer(dialect: Dialect, overrides: Partial<EnvConfig> = {}, hooks?: PipelineHooks): Promise<RunningSluice> {
+export async function startTestServer(dialect: Dialect, overrides: Partial<EnvConfig> = {}, hooks?: PipelineHooks, options?: StartOptions): Promise<RunningSluice> {
   const db = await createTestDatabase(dialect);
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const rootToken = `sluice-root-test-${randomBytes(12).toString('hex')}`;
@@ -39,7 +39,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<EnvCo
     ...overrides,
   };
   const announced: string[] = [];
-  const sluice = await startSluice(env, (line) => announced.push(line), undefined, hooks);
+  const sluice = await startSluice(env, (line) => announced.push(line), undefined, hooks, options);
   const address = await sluice.app.listen({ host: '127.0.0.1', port: 0 });
   return {
     sluice,

@@ -109,10 +109,14 @@ export function scopeValue(scope: RuntimeLimitScope, ctx: ProxyContext, label: s
       const value = keyOf(result.value);
       ctx.celResults[label] = value === undefined ? `error: not a key: ${JSON.stringify(result.value)}` : value;
       if (value === undefined) return undefined;
-      // Counter keys are capped at 1024 characters: long values are hashed.
-      return value.length > 512 ? `h:${createHash('sha256').update(value).digest('hex')}` : `e:${value}`;
+      return exprScopeValue(value);
     }
   }
+}
+
+/** The scope value of a key expression's result (`e:<value>`); counter keys are capped at 1024 characters, so long values are hashed. */
+export function exprScopeValue(value: string): string {
+  return value.length > 512 ? `h:${createHash('sha256').update(value).digest('hex')}` : `e:${value}`;
 }
 
 /** `<limit id>:<scope value>`: a changed scope starts a new counter. */

@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask, FieldMaskJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { RateLimitUsage, RateLimitUsageJson, SpendLimitUsage, SpendLimitUsageJson } from "./gateway_pb.js";
+import { file_sluice_v1_gateway } from "./gateway_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file sluice/v1/api_key.proto.
  */
 export const file_sluice_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("ChdzbHVpY2UvdjEvYXBpX2tleS5wcm90bxIJc2x1aWNlLnYxIpsDCgZBcGlLZXkSCgoCaWQYASABKAkSFAoMd29ya3NwYWNlX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDgoGcHJlZml4GAQgASgJEjEKCG1ldGFkYXRhGAUgAygLMh8uc2x1aWNlLnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EhAKCGdhdGV3YXlzGAYgAygJEhcKD2RlZmF1bHRfZ2F0ZXdheRgHIAEoCRIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl8KE0NyZWF0ZUFwaUtleVJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEiIKB2FwaV9rZXkYAiABKAsyES5zbHVpY2UudjEuQXBpS2V5Eg4KBnNlY3JldBgDIAEoCSJKChRDcmVhdGVBcGlLZXlSZXNwb25zZRIiCgdhcGlfa2V5GAEgASgLMhEuc2x1aWNlLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiHgoQR2V0QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSI3ChFHZXRBcGlLZXlSZXNwb25zZRIiCgdhcGlfa2V5GAEgASgLMhEuc2x1aWNlLnYxLkFwaUtleSKVAQoSTGlzdEFwaUtleXNSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIMCgRuYW1lGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSFAoMc2hvd19yZXZva2VkGAYgASgIEg0KBXF1ZXJ5GAcgASgJIlMKE0xpc3RBcGlLZXlzUmVzcG9uc2USIwoIYXBpX2tleXMYASADKAsyES5zbHVpY2UudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJqChNVcGRhdGVBcGlLZXlSZXF1ZXN0EiIKB2FwaV9rZXkYASABKAsyES5zbHVpY2UudjEuQXBpS2V5Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI6ChRVcGRhdGVBcGlLZXlSZXNwb25zZRIiCgdhcGlfa2V5GAEgASgLMhEuc2x1aWNlLnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFFJldm9rZUFwaUtleVJlc3BvbnNlEiIKB2FwaV9rZXkYASABKAsyES5zbHVpY2UudjEuQXBpS2V5IiEKE0RlbGV0ZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlQXBpS2V5UmVzcG9uc2Uy6QMKDUFwaUtleVNlcnZpY2USTwoMQ3JlYXRlQXBpS2V5Eh4uc2x1aWNlLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaHy5zbHVpY2UudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USRgoJR2V0QXBpS2V5Ehsuc2x1aWNlLnYxLkdldEFwaUtleVJlcXVlc3QaHC5zbHVpY2UudjEuR2V0QXBpS2V5UmVzcG9uc2USTAoLTGlzdEFwaUtleXMSHS5zbHVpY2UudjEuTGlzdEFwaUtleXNSZXF1ZXN0Gh4uc2x1aWNlLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USTwoMVXBkYXRlQXBpS2V5Eh4uc2x1aWNlLnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaHy5zbHVpY2UudjEuVXBkYXRlQXBpS2V5UmVzcG9uc2USTwoMUmV2b2tlQXBpS2V5Eh4uc2x1aWNlLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaHy5zbHVpY2UudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2USTwoMRGVsZXRlQXBpS2V5Eh4uc2x1aWNlLnYxLkRlbGV0ZUFwaUtleVJlcXVlc3QaHy5zbHVpY2UudjEuRGVsZXRlQXBpS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChdzbHVpY2UvdjEvYXBpX2tleS5wcm90bxIJc2x1aWNlLnYxIpsDCgZBcGlLZXkSCgoCaWQYASABKAkSFAoMd29ya3NwYWNlX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDgoGcHJlZml4GAQgASgJEjEKCG1ldGFkYXRhGAUgAygLMh8uc2x1aWNlLnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EhAKCGdhdGV3YXlzGAYgAygJEhcKD2RlZmF1bHRfZ2F0ZXdheRgHIAEoCRIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl8KE0NyZWF0ZUFwaUtleVJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEiIKB2FwaV9rZXkYAiABKAsyES5zbHVpY2UudjEuQXBpS2V5Eg4KBnNlY3JldBgDIAEoCSJKChRDcmVhdGVBcGlLZXlSZXNwb25zZRIiCgdhcGlfa2V5GAEgASgLMhEuc2x1aWNlLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiHgoQR2V0QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSI3ChFHZXRBcGlLZXlSZXNwb25zZRIiCgdhcGlfa2V5GAEgASgLMhEuc2x1aWNlLnYxLkFwaUtleSKVAQoSTGlzdEFwaUtleXNSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIMCgRuYW1lGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSFAoMc2hvd19yZXZva2VkGAYgASgIEg0KBXF1ZXJ5GAcgASgJIlMKE0xpc3RBcGlLZXlzUmVzcG9uc2USIwoIYXBpX2tleXMYASADKAsyES5zbHVpY2UudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJqChNVcGRhdGVBcGlLZXlSZXF1ZXN0EiIKB2FwaV9rZXkYASABKAsyES5zbHVpY2UudjEuQXBpS2V5Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI6ChRVcGRhdGVBcGlLZXlSZXNwb25zZRIiCgdhcGlfa2V5GAEgASgLMhEuc2x1aWNlLnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFFJldm9rZUFwaUtleVJlc3BvbnNlEiIKB2FwaV9rZXkYASABKAsyES5zbHVpY2UudjEuQXBpS2V5IiEKE0RlbGV0ZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlQXBpS2V5UmVzcG9uc2UiIwoVR2V0QXBpS2V5VXNhZ2VSZXF1ZXN0EgoKAmlkGAEgASgJIqkBChZHZXRBcGlLZXlVc2FnZVJlc3BvbnNlEi4KC3JhdGVfbGltaXRzGAEgAygLMhkuc2x1aWNlLnYxLlJhdGVMaW1pdFVzYWdlEjAKDHNwZW5kX2xpbWl0cxgCIAMoCzIaLnNsdWljZS52MS5TcGVuZExpbWl0VXNhZ2USLQoJcmVhZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDLABAoNQXBpS2V5U2VydmljZRJPCgxDcmVhdGVBcGlLZXkSHi5zbHVpY2UudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBofLnNsdWljZS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJGCglHZXRBcGlLZXkSGy5zbHVpY2UudjEuR2V0QXBpS2V5UmVxdWVzdBocLnNsdWljZS52MS5HZXRBcGlLZXlSZXNwb25zZRJMCgtMaXN0QXBpS2V5cxIdLnNsdWljZS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHi5zbHVpY2UudjEuTGlzdEFwaUtleXNSZXNwb25zZRJPCgxVcGRhdGVBcGlLZXkSHi5zbHVpY2UudjEuVXBkYXRlQXBpS2V5UmVxdWVzdBofLnNsdWljZS52MS5VcGRhdGVBcGlLZXlSZXNwb25zZRJPCgxSZXZva2VBcGlLZXkSHi5zbHVpY2UudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBofLnNsdWljZS52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJPCgxEZWxldGVBcGlLZXkSHi5zbHVpY2UudjEuRGVsZXRlQXBpS2V5UmVxdWVzdBofLnNsdWljZS52MS5EZWxldGVBcGlLZXlSZXNwb25zZRJVCg5HZXRBcGlLZXlVc2FnZRIgLnNsdWljZS52MS5HZXRBcGlLZXlVc2FnZVJlcXVlc3QaIS5zbHVpY2UudjEuR2V0QXBpS2V5VXNhZ2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_sluice_v1_gateway]);
 
 /**
  * ApiKey is a data-plane credential (`sk-sluice-…`). Only a hash and a short
@@ -620,6 +622,92 @@ export const DeleteApiKeyResponseSchema: GenMessage<DeleteApiKeyResponse, {jsonT
   messageDesc(file_sluice_v1_api_key, 12);
 
 /**
+ * @generated from message sluice.v1.GetApiKeyUsageRequest
+ */
+export type GetApiKeyUsageRequest = Message<"sluice.v1.GetApiKeyUsageRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * @generated from message sluice.v1.GetApiKeyUsageRequest
+ */
+export type GetApiKeyUsageRequestJson = {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id?: string;
+};
+
+/**
+ * Describes the message sluice.v1.GetApiKeyUsageRequest.
+ * Use `create(GetApiKeyUsageRequestSchema)` to create a new message.
+ */
+export const GetApiKeyUsageRequestSchema: GenMessage<GetApiKeyUsageRequest, {jsonType: GetApiKeyUsageRequestJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_api_key, 13);
+
+/**
+ * @generated from message sluice.v1.GetApiKeyUsageResponse
+ */
+export type GetApiKeyUsageResponse = Message<"sluice.v1.GetApiKeyUsageResponse"> & {
+  /**
+   * By gateway name, then limit name; the counter is `key:<id>`.
+   *
+   * @generated from field: repeated sluice.v1.RateLimitUsage rate_limits = 1;
+   */
+  rateLimits: RateLimitUsage[];
+
+  /**
+   * Workspace-wide budgets, then by gateway name, then budget name.
+   *
+   * @generated from field: repeated sluice.v1.SpendLimitUsage spend_limits = 2;
+   */
+  spendLimits: SpendLimitUsage[];
+
+  /**
+   * When the counters were read.
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 3;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message sluice.v1.GetApiKeyUsageResponse
+ */
+export type GetApiKeyUsageResponseJson = {
+  /**
+   * By gateway name, then limit name; the counter is `key:<id>`.
+   *
+   * @generated from field: repeated sluice.v1.RateLimitUsage rate_limits = 1;
+   */
+  rateLimits?: RateLimitUsageJson[];
+
+  /**
+   * Workspace-wide budgets, then by gateway name, then budget name.
+   *
+   * @generated from field: repeated sluice.v1.SpendLimitUsage spend_limits = 2;
+   */
+  spendLimits?: SpendLimitUsageJson[];
+
+  /**
+   * When the counters were read.
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 3;
+   */
+  readTime?: TimestampJson;
+};
+
+/**
+ * Describes the message sluice.v1.GetApiKeyUsageResponse.
+ * Use `create(GetApiKeyUsageResponseSchema)` to create a new message.
+ */
+export const GetApiKeyUsageResponseSchema: GenMessage<GetApiKeyUsageResponse, {jsonType: GetApiKeyUsageResponseJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_api_key, 14);
+
+/**
  * ApiKeyService manages the data-plane keys applications authenticate with.
  *
  * @generated from service sluice.v1.ApiKeyService
@@ -676,6 +764,18 @@ export const ApiKeyService: GenService<{
     methodKind: "unary";
     input: typeof DeleteApiKeyRequestSchema;
     output: typeof DeleteApiKeyResponseSchema;
+  },
+  /**
+   * Current usage of the key's own counters: the rate limits scoped per API
+   * key of the gateways the key may use, and the budgets scoped per API key
+   * (workspace-wide and of those gateways). Read without charging anything.
+   *
+   * @generated from rpc sluice.v1.ApiKeyService.GetApiKeyUsage
+   */
+  getApiKeyUsage: {
+    methodKind: "unary";
+    input: typeof GetApiKeyUsageRequestSchema;
+    output: typeof GetApiKeyUsageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_sluice_v1_api_key, 0);

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file sluice/v1/gateway.proto.
  */
 export const file_sluice_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("ChdzbHVpY2UvdjEvZ2F0ZXdheS5wcm90bxIJc2x1aWNlLnYxIqICCgdHYXRld2F5EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEgwKBHRhZ3MYBSADKAkSDgoGbW9kZWxzGAYgAygJEhYKDm1vZGVsX3NlbGVjdG9yGAcgASgJEiMKA21jcBgIIAEoCzIWLnNsdWljZS52MS5NY3BTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlY29yZF9ib2RpZXMYCyABKAgigAEKC01jcFNldHRpbmdzEhUKDWRlZmVyX2xvYWRpbmcYASABKAgSFQoNYmxvY2tlZF90b29scxgCIAMoCRIVCg1hdXRob3JpemF0aW9uGAMgASgJEiwKC3JhdGVfbGltaXRzGAQgAygLMhcuc2x1aWNlLnYxLk1jcFJhdGVMaW1pdCKtAQoMTWNwUmF0ZUxpbWl0EisKBXNjb3BlGAEgASgOMhwuc2x1aWNlLnYxLk1jcFJhdGVMaW1pdFNjb3BlEg0KBWxpbWl0GAIgASgDEioKBndpbmRvdxgDIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSNQoQb25fc3RvcmVfZmFpbHVyZRgEIAEoDjIbLnNsdWljZS52MS5TdG9yZUZhaWx1cmVNb2RlIlEKFENyZWF0ZUdhdGV3YXlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIjCgdnYXRld2F5GAIgASgLMhIuc2x1aWNlLnYxLkdhdGV3YXkiPAoVQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIfChFHZXRHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCSI5ChJHZXRHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5InwKE0xpc3RHYXRld2F5c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEgwKBG5hbWUYBCABKAkSCwoDdGFnGAUgASgJEg0KBXF1ZXJ5GAYgASgJIlUKFExpc3RHYXRld2F5c1Jlc3BvbnNlEiQKCGdhdGV3YXlzGAEgAygLMhIuc2x1aWNlLnYxLkdhdGV3YXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImwKFFVwZGF0ZUdhdGV3YXlSZXF1ZXN0EiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPAoVVXBkYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIxChREZWxldGVHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCIXChVEZWxldGVHYXRld2F5UmVzcG9uc2UiPQoKUG9vbE1lbWJlchIQCghwcm92aWRlchgBIAEoCRINCgVtb2RlbBgCIAEoCRIOCgZ3ZWlnaHQYAyABKAUipgEKBFBvb2wSKQoIc3RyYXRlZ3kYASABKA4yFy5zbHVpY2UudjEuUG9vbFN0cmF0ZWd5EiYKB21lbWJlcnMYAiADKAsyFS5zbHVpY2UudjEuUG9vbE1lbWJlchIvCgtmYWxsYmFja19vbhgDIAMoDjIaLnNsdWljZS52MS5GYWxsYmFja1RyaWdnZXISGgoSYXR0ZW1wdF90aW1lb3V0X21zGAQgASgFIqECCgVSb3V0ZRIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSEQoJY29uZGl0aW9uGAUgASgJEh0KBHBvb2wYBiABKAsyDy5zbHVpY2UudjEuUG9vbBIiCglmYWxsYmFja3MYByADKAsyDy5zbHVpY2UudjEuUG9vbBIUCgdlbmFibGVkGAggASgISACIAQESLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfZW5hYmxlZCJJChJDcmVhdGVSb3V0ZVJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIfCgVyb3V0ZRgCIAEoCzIQLnNsdWljZS52MS5Sb3V0ZSI2ChNDcmVhdGVSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIh0KD0dldFJvdXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIzChBHZXRSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIlwKEUxpc3RSb3V0ZXNSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCSJPChJMaXN0Um91dGVzUmVzcG9uc2USIAoGcm91dGVzGAEgAygLMhAuc2x1aWNlLnYxLlJvdXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJmChJVcGRhdGVSb3V0ZVJlcXVlc3QSHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKE1VwZGF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiIAoSRGVsZXRlUm91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZVJvdXRlUmVzcG9uc2UiWwoKTGltaXRTY29wZRITCgl3b3Jrc3BhY2UYASABKAhIABIRCgdnYXRld2F5GAIgASgISAASDQoDa2V5GAMgASgISAASDgoEZXhwchgEIAEoCUgAQgYKBGtpbmQi6gIKCVJhdGVMaW1pdBIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJgoEdW5pdBgEIAEoDjIYLnNsdWljZS52MS5SYXRlTGltaXRVbml0Eg0KBWxpbWl0GAUgASgDEioKBndpbmRvdxgGIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSDQoFYnVyc3QYByABKAMSJAoFc2NvcGUYCCABKAsyFS5zbHVpY2UudjEuTGltaXRTY29wZRI1ChBvbl9zdG9yZV9mYWlsdXJlGAkgASgOMhsuc2x1aWNlLnYxLlN0b3JlRmFpbHVyZU1vZGUSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJWChZDcmVhdGVSYXRlTGltaXRSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSKAoKcmF0ZV9saW1pdBgCIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiQwoXQ3JlYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiIQoTR2V0UmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSJAChRHZXRSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCJSChVMaXN0UmF0ZUxpbWl0c1JlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJcChZMaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlEikKC3JhdGVfbGltaXRzGAEgAygLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicwoWVXBkYXRlUmF0ZUxpbWl0UmVxdWVzdBIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQwoXVXBkYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiJAoWRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSIZChdEZWxldGVSYXRlTGltaXRSZXNwb25zZSKRAwoKU3BlbmRMaW1pdBIKCgJpZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSEgoKZ2F0ZXdheV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEhUKDWFtb3VudF9taWNyb3MYBSABKAMSJgoGcGVyaW9kGAYgASgOMhYuc2x1aWNlLnYxLlNwZW5kUGVyaW9kEjAKC2VuZm9yY2VtZW50GAcgASgOMhsuc2x1aWNlLnYxLlNwZW5kRW5mb3JjZW1lbnQSDwoHd2Fybl9hdBgIIAEoARIkCgVzY29wZRgJIAEoCzIVLnNsdWljZS52MS5MaW1pdFNjb3BlEjUKEG9uX3N0b3JlX2ZhaWx1cmUYCiABKA4yGy5zbHVpY2UudjEuU3RvcmVGYWlsdXJlTW9kZRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKF0NyZWF0ZVNwZW5kTGltaXRSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIqCgtzcGVuZF9saW1pdBgCIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IkYKGENyZWF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiIKFEdldFNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIkMKFUdldFNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0ImkKFkxpc3RTcGVuZExpbWl0c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiXwoXTGlzdFNwZW5kTGltaXRzUmVzcG9uc2USKwoMc3BlbmRfbGltaXRzGAEgAygLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInYKF1VwZGF0ZVNwZW5kTGltaXRSZXF1ZXN0EioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkYKGFVwZGF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiUKF0RlbGV0ZVNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZVNwZW5kTGltaXRSZXNwb25zZSJQChFFeHByZXNzaW9uUHJvYmxlbRIMCgRraW5kGAEgASgJEgwKBGxpbmUYAiABKAUSDgoGY29sdW1uGAMgASgFEg8KB21lc3NhZ2UYBCABKAkiVQoWQ2hlY2tFeHByZXNzaW9uUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEicKBGtpbmQYAiABKA4yGS5zbHVpY2UudjEuRXhwcmVzc2lvbktpbmQiSAoXQ2hlY2tFeHByZXNzaW9uUmVzcG9uc2USLQoHcHJvYmxlbRgBIAEoCzIcLnNsdWljZS52MS5FeHByZXNzaW9uUHJvYmxlbSKCAQoZRXZhbHVhdGVFeHByZXNzaW9uUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEicKBGtpbmQYAiABKA4yGS5zbHVpY2UudjEuRXhwcmVzc2lvbktpbmQSKAoHY29udGV4dBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiggEKGkV2YWx1YXRlRXhwcmVzc2lvblJlc3BvbnNlEi0KB3Byb2JsZW0YASABKAsyHC5zbHVpY2UudjEuRXhwcmVzc2lvblByb2JsZW0SJgoGcmVzdWx0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg0KBWVycm9yGAMgASgJKnkKEU1jcFJhdGVMaW1pdFNjb3BlEiQKIE1DUF9SQVRFX0xJTUlUX1NDT1BFX1VOU1BFQ0lGSUVEEAASIAocTUNQX1JBVEVfTElNSVRfU0NPUEVfR0FURVdBWRABEhwKGE1DUF9SQVRFX0xJTUlUX1NDT1BFX0tFWRACKsQBCgxQb29sU3RyYXRlZ3kSHQoZUE9PTF9TVFJBVEVHWV9VTlNQRUNJRklFRBAAEhoKFlBPT0xfU1RSQVRFR1lfUFJJT1JJVFkQARIdChlQT09MX1NUUkFURUdZX1JPVU5EX1JPQklOEAISGgoWUE9PTF9TVFJBVEVHWV9XRUlHSFRFRBADEh8KG1BPT0xfU1RSQVRFR1lfTEVBU1RfTEFURU5DWRAEEh0KGVBPT0xfU1RSQVRFR1lfTE9XRVNUX0NPU1QQBSq+AQoPRmFsbGJhY2tUcmlnZ2VyEiAKHEZBTExCQUNLX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIhCh1GQUxMQkFDS19UUklHR0VSX1JBVEVfTElNSVRFRBABEiEKHUZBTExCQUNLX1RSSUdHRVJfU0VSVkVSX0VSUk9SEAISHAoYRkFMTEJBQ0tfVFJJR0dFUl9USU1FT1VUEAMSJQohRkFMTEJBQ0tfVFJJR0dFUl9DT05ORUNUSU9OX0VSUk9SEAQqagoNUmF0ZUxpbWl0VW5pdBIfChtSQVRFX0xJTUlUX1VOSVRfVU5TUEVDSUZJRUQQABIcChhSQVRFX0xJTUlUX1VOSVRfUkVRVUVTVFMQARIaChZSQVRFX0xJTUlUX1VOSVRfVE9LRU5TEAIqpwEKD1JhdGVMaW1pdFdpbmRvdxIhCh1SQVRFX0xJTUlUX1dJTkRPV19VTlNQRUNJRklFRBAAEhwKGFJBVEVfTElNSVRfV0lORE9XX1NFQ09ORBABEhwKGFJBVEVfTElNSVRfV0lORE9XX01JTlVURRACEhoKFlJBVEVfTElNSVRfV0lORE9XX0hPVVIQAxIZChVSQVRFX0xJTUlUX1dJTkRPV19EQVkQBCp8ChBTdG9yZUZhaWx1cmVNb2RlEiIKHlNUT1JFX0ZBSUxVUkVfTU9ERV9VTlNQRUNJRklFRBAAEiAKHFNUT1JFX0ZBSUxVUkVfTU9ERV9GQUlMX09QRU4QARIiCh5TVE9SRV9GQUlMVVJFX01PREVfRkFJTF9DTE9TRUQQAip2CgtTcGVuZFBlcmlvZBIcChhTUEVORF9QRVJJT0RfVU5TUEVDSUZJRUQQABIWChJTUEVORF9QRVJJT0RfREFJTFkQARIXChNTUEVORF9QRVJJT0RfV0VFS0xZEAISGAoUU1BFTkRfUEVSSU9EX01PTlRITFkQAypvChBTcGVuZEVuZm9yY2VtZW50EiEKHVNQRU5EX0VORk9SQ0VNRU5UX1VOU1BFQ0lGSUVEEAASGwoXU1BFTkRfRU5GT1JDRU1FTlRfQkxPQ0sQARIbChdTUEVORF9FTkZPUkNFTUVOVF9BTEVSVBACKsABCg5FeHByZXNzaW9uS2luZBIfChtFWFBSRVNTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIjCh9FWFBSRVNTSU9OX0tJTkRfUk9VVEVfQ09ORElUSU9OEAESIgoeRVhQUkVTU0lPTl9LSU5EX01PREVMX1NFTEVDVE9SEAISHQoZRVhQUkVTU0lPTl9LSU5EX0xJTUlUX0tFWRADEiUKIUVYUFJFU1NJT05fS0lORF9NQ1BfQVVUSE9SSVpBVElPThAEMtoOCg5HYXRld2F5U2VydmljZRJSCg1DcmVhdGVHYXRld2F5Eh8uc2x1aWNlLnYxLkNyZWF0ZUdhdGV3YXlSZXF1ZXN0GiAuc2x1aWNlLnYxLkNyZWF0ZUdhdGV3YXlSZXNwb25zZRJJCgpHZXRHYXRld2F5Ehwuc2x1aWNlLnYxLkdldEdhdGV3YXlSZXF1ZXN0Gh0uc2x1aWNlLnYxLkdldEdhdGV3YXlSZXNwb25zZRJPCgxMaXN0R2F0ZXdheXMSHi5zbHVpY2UudjEuTGlzdEdhdGV3YXlzUmVxdWVzdBofLnNsdWljZS52MS5MaXN0R2F0ZXdheXNSZXNwb25zZRJSCg1VcGRhdGVHYXRld2F5Eh8uc2x1aWNlLnYxLlVwZGF0ZUdhdGV3YXlSZXF1ZXN0GiAuc2x1aWNlLnYxLlVwZGF0ZUdhdGV3YXlSZXNwb25zZRJSCg1EZWxldGVHYXRld2F5Eh8uc2x1aWNlLnYxLkRlbGV0ZUdhdGV3YXlSZXF1ZXN0GiAuc2x1aWNlLnYxLkRlbGV0ZUdhdGV3YXlSZXNwb25zZRJMCgtDcmVhdGVSb3V0ZRIdLnNsdWljZS52MS5DcmVhdGVSb3V0ZVJlcXVlc3QaHi5zbHVpY2UudjEuQ3JlYXRlUm91dGVSZXNwb25zZRJDCghHZXRSb3V0ZRIaLnNsdWljZS52MS5HZXRSb3V0ZVJlcXVlc3QaGy5zbHVpY2UudjEuR2V0Um91dGVSZXNwb25zZRJJCgpMaXN0Um91dGVzEhwuc2x1aWNlLnYxLkxpc3RSb3V0ZXNSZXF1ZXN0Gh0uc2x1aWNlLnYxLkxpc3RSb3V0ZXNSZXNwb25zZRJMCgtVcGRhdGVSb3V0ZRIdLnNsdWljZS52MS5VcGRhdGVSb3V0ZVJlcXVlc3QaHi5zbHVpY2UudjEuVXBkYXRlUm91dGVSZXNwb25zZRJMCgtEZWxldGVSb3V0ZRIdLnNsdWljZS52MS5EZWxldGVSb3V0ZVJlcXVlc3QaHi5zbHVpY2UudjEuRGVsZXRlUm91dGVSZXNwb25zZRJYCg9DcmVhdGVSYXRlTGltaXQSIS5zbHVpY2UudjEuQ3JlYXRlUmF0ZUxpbWl0UmVxdWVzdBoiLnNsdWljZS52MS5DcmVhdGVSYXRlTGltaXRSZXNwb25zZRJPCgxHZXRSYXRlTGltaXQSHi5zbHVpY2UudjEuR2V0UmF0ZUxpbWl0UmVxdWVzdBofLnNsdWljZS52MS5HZXRSYXRlTGltaXRSZXNwb25zZRJVCg5MaXN0UmF0ZUxpbWl0cxIgLnNsdWljZS52MS5MaXN0UmF0ZUxpbWl0c1JlcXVlc3QaIS5zbHVpY2UudjEuTGlzdFJhdGVMaW1pdHNSZXNwb25zZRJYCg9VcGRhdGVSYXRlTGltaXQSIS5zbHVpY2UudjEuVXBkYXRlUmF0ZUxpbWl0UmVxdWVzdBoiLnNsdWljZS52MS5VcGRhdGVSYXRlTGltaXRSZXNwb25zZRJYCg9EZWxldGVSYXRlTGltaXQSIS5zbHVpY2UudjEuRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBoiLnNsdWljZS52MS5EZWxldGVSYXRlTGltaXRSZXNwb25zZRJbChBDcmVhdGVTcGVuZExpbWl0EiIuc2x1aWNlLnYxLkNyZWF0ZVNwZW5kTGltaXRSZXF1ZXN0GiMuc2x1aWNlLnYxLkNyZWF0ZVNwZW5kTGltaXRSZXNwb25zZRJSCg1HZXRTcGVuZExpbWl0Eh8uc2x1aWNlLnYxLkdldFNwZW5kTGltaXRSZXF1ZXN0GiAuc2x1aWNlLnYxLkdldFNwZW5kTGltaXRSZXNwb25zZRJYCg9MaXN0U3BlbmRMaW1pdHMSIS5zbHVpY2UudjEuTGlzdFNwZW5kTGltaXRzUmVxdWVzdBoiLnNsdWljZS52MS5MaXN0U3BlbmRMaW1pdHNSZXNwb25zZRJbChBVcGRhdGVTcGVuZExpbWl0EiIuc2x1aWNlLnYxLlVwZGF0ZVNwZW5kTGltaXRSZXF1ZXN0GiMuc2x1aWNlLnYxLlVwZGF0ZVNwZW5kTGltaXRSZXNwb25zZRJbChBEZWxldGVTcGVuZExpbWl0EiIuc2x1aWNlLnYxLkRlbGV0ZVNwZW5kTGltaXRSZXF1ZXN0GiMuc2x1aWNlLnYxLkRlbGV0ZVNwZW5kTGltaXRSZXNwb25zZRJYCg9DaGVja0V4cHJlc3Npb24SIS5zbHVpY2UudjEuQ2hlY2tFeHByZXNzaW9uUmVxdWVzdBoiLnNsdWljZS52MS5DaGVja0V4cHJlc3Npb25SZXNwb25zZRJhChJFdmFsdWF0ZUV4cHJlc3Npb24SJC5zbHVpY2UudjEuRXZhbHVhdGVFeHByZXNzaW9uUmVxdWVzdBolLnNsdWljZS52MS5FdmFsdWF0ZUV4cHJlc3Npb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChdzbHVpY2UvdjEvZ2F0ZXdheS5wcm90bxIJc2x1aWNlLnYxIqICCgdHYXRld2F5EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEgwKBHRhZ3MYBSADKAkSDgoGbW9kZWxzGAYgAygJEhYKDm1vZGVsX3NlbGVjdG9yGAcgASgJEiMKA21jcBgIIAEoCzIWLnNsdWljZS52MS5NY3BTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlY29yZF9ib2RpZXMYCyABKAgigAEKC01jcFNldHRpbmdzEhUKDWRlZmVyX2xvYWRpbmcYASABKAgSFQoNYmxvY2tlZF90b29scxgCIAMoCRIVCg1hdXRob3JpemF0aW9uGAMgASgJEiwKC3JhdGVfbGltaXRzGAQgAygLMhcuc2x1aWNlLnYxLk1jcFJhdGVMaW1pdCKtAQoMTWNwUmF0ZUxpbWl0EisKBXNjb3BlGAEgASgOMhwuc2x1aWNlLnYxLk1jcFJhdGVMaW1pdFNjb3BlEg0KBWxpbWl0GAIgASgDEioKBndpbmRvdxgDIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSNQoQb25fc3RvcmVfZmFpbHVyZRgEIAEoDjIbLnNsdWljZS52MS5TdG9yZUZhaWx1cmVNb2RlIlEKFENyZWF0ZUdhdGV3YXlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIjCgdnYXRld2F5GAIgASgLMhIuc2x1aWNlLnYxLkdhdGV3YXkiPAoVQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIfChFHZXRHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCSI5ChJHZXRHYXRld2F5UmVzcG9uc2USIwoHZ2F0ZXdheRgBIAEoCzISLnNsdWljZS52MS5HYXRld2F5InwKE0xpc3RHYXRld2F5c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEgwKBG5hbWUYBCABKAkSCwoDdGFnGAUgASgJEg0KBXF1ZXJ5GAYgASgJIlUKFExpc3RHYXRld2F5c1Jlc3BvbnNlEiQKCGdhdGV3YXlzGAEgAygLMhIuc2x1aWNlLnYxLkdhdGV3YXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImwKFFVwZGF0ZUdhdGV3YXlSZXF1ZXN0EiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPAoVVXBkYXRlR2F0ZXdheVJlc3BvbnNlEiMKB2dhdGV3YXkYASABKAsyEi5zbHVpY2UudjEuR2F0ZXdheSIxChREZWxldGVHYXRld2F5UmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCIXChVEZWxldGVHYXRld2F5UmVzcG9uc2UiPQoKUG9vbE1lbWJlchIQCghwcm92aWRlchgBIAEoCRINCgVtb2RlbBgCIAEoCRIOCgZ3ZWlnaHQYAyABKAUipgEKBFBvb2wSKQoIc3RyYXRlZ3kYASABKA4yFy5zbHVpY2UudjEuUG9vbFN0cmF0ZWd5EiYKB21lbWJlcnMYAiADKAsyFS5zbHVpY2UudjEuUG9vbE1lbWJlchIvCgtmYWxsYmFja19vbhgDIAMoDjIaLnNsdWljZS52MS5GYWxsYmFja1RyaWdnZXISGgoSYXR0ZW1wdF90aW1lb3V0X21zGAQgASgFIqECCgVSb3V0ZRIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSEQoJY29uZGl0aW9uGAUgASgJEh0KBHBvb2wYBiABKAsyDy5zbHVpY2UudjEuUG9vbBIiCglmYWxsYmFja3MYByADKAsyDy5zbHVpY2UudjEuUG9vbBIUCgdlbmFibGVkGAggASgISACIAQESLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfZW5hYmxlZCJJChJDcmVhdGVSb3V0ZVJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIfCgVyb3V0ZRgCIAEoCzIQLnNsdWljZS52MS5Sb3V0ZSI2ChNDcmVhdGVSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIh0KD0dldFJvdXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIzChBHZXRSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAuc2x1aWNlLnYxLlJvdXRlIlwKEUxpc3RSb3V0ZXNSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCSJPChJMaXN0Um91dGVzUmVzcG9uc2USIAoGcm91dGVzGAEgAygLMhAuc2x1aWNlLnYxLlJvdXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJmChJVcGRhdGVSb3V0ZVJlcXVlc3QSHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKE1VwZGF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC5zbHVpY2UudjEuUm91dGUiIAoSRGVsZXRlUm91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZVJvdXRlUmVzcG9uc2UiWwoKTGltaXRTY29wZRITCgl3b3Jrc3BhY2UYASABKAhIABIRCgdnYXRld2F5GAIgASgISAASDQoDa2V5GAMgASgISAASDgoEZXhwchgEIAEoCUgAQgYKBGtpbmQi6gIKCVJhdGVMaW1pdBIKCgJpZBgBIAEoCRISCgpnYXRld2F5X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJgoEdW5pdBgEIAEoDjIYLnNsdWljZS52MS5SYXRlTGltaXRVbml0Eg0KBWxpbWl0GAUgASgDEioKBndpbmRvdxgGIAEoDjIaLnNsdWljZS52MS5SYXRlTGltaXRXaW5kb3cSDQoFYnVyc3QYByABKAMSJAoFc2NvcGUYCCABKAsyFS5zbHVpY2UudjEuTGltaXRTY29wZRI1ChBvbl9zdG9yZV9mYWlsdXJlGAkgASgOMhsuc2x1aWNlLnYxLlN0b3JlRmFpbHVyZU1vZGUSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJWChZDcmVhdGVSYXRlTGltaXRSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSKAoKcmF0ZV9saW1pdBgCIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiQwoXQ3JlYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiIQoTR2V0UmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSJAChRHZXRSYXRlTGltaXRSZXNwb25zZRIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdCJSChVMaXN0UmF0ZUxpbWl0c1JlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJcChZMaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlEikKC3JhdGVfbGltaXRzGAEgAygLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicwoWVXBkYXRlUmF0ZUxpbWl0UmVxdWVzdBIoCgpyYXRlX2xpbWl0GAEgASgLMhQuc2x1aWNlLnYxLlJhdGVMaW1pdBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQwoXVXBkYXRlUmF0ZUxpbWl0UmVzcG9uc2USKAoKcmF0ZV9saW1pdBgBIAEoCzIULnNsdWljZS52MS5SYXRlTGltaXQiJAoWRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBIKCgJpZBgBIAEoCSIZChdEZWxldGVSYXRlTGltaXRSZXNwb25zZSKRAwoKU3BlbmRMaW1pdBIKCgJpZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSEgoKZ2F0ZXdheV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEhUKDWFtb3VudF9taWNyb3MYBSABKAMSJgoGcGVyaW9kGAYgASgOMhYuc2x1aWNlLnYxLlNwZW5kUGVyaW9kEjAKC2VuZm9yY2VtZW50GAcgASgOMhsuc2x1aWNlLnYxLlNwZW5kRW5mb3JjZW1lbnQSDwoHd2Fybl9hdBgIIAEoARIkCgVzY29wZRgJIAEoCzIVLnNsdWljZS52MS5MaW1pdFNjb3BlEjUKEG9uX3N0b3JlX2ZhaWx1cmUYCiABKA4yGy5zbHVpY2UudjEuU3RvcmVGYWlsdXJlTW9kZRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKF0NyZWF0ZVNwZW5kTGltaXRSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIqCgtzcGVuZF9saW1pdBgCIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IkYKGENyZWF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiIKFEdldFNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIkMKFUdldFNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0ImkKFkxpc3RTcGVuZExpbWl0c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhIKCmdhdGV3YXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiXwoXTGlzdFNwZW5kTGltaXRzUmVzcG9uc2USKwoMc3BlbmRfbGltaXRzGAEgAygLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInYKF1VwZGF0ZVNwZW5kTGltaXRSZXF1ZXN0EioKC3NwZW5kX2xpbWl0GAEgASgLMhUuc2x1aWNlLnYxLlNwZW5kTGltaXQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkYKGFVwZGF0ZVNwZW5kTGltaXRSZXNwb25zZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0IiUKF0RlbGV0ZVNwZW5kTGltaXRSZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZVNwZW5kTGltaXRSZXNwb25zZSJQChFFeHByZXNzaW9uUHJvYmxlbRIMCgRraW5kGAEgASgJEgwKBGxpbmUYAiABKAUSDgoGY29sdW1uGAMgASgFEg8KB21lc3NhZ2UYBCABKAkiVQoWQ2hlY2tFeHByZXNzaW9uUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEicKBGtpbmQYAiABKA4yGS5zbHVpY2UudjEuRXhwcmVzc2lvbktpbmQiSAoXQ2hlY2tFeHByZXNzaW9uUmVzcG9uc2USLQoHcHJvYmxlbRgBIAEoCzIcLnNsdWljZS52MS5FeHByZXNzaW9uUHJvYmxlbSKCAQoZRXZhbHVhdGVFeHByZXNzaW9uUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEicKBGtpbmQYAiABKA4yGS5zbHVpY2UudjEuRXhwcmVzc2lvbktpbmQSKAoHY29udGV4dBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiggEKGkV2YWx1YXRlRXhwcmVzc2lvblJlc3BvbnNlEi0KB3Byb2JsZW0YASABKAsyHC5zbHVpY2UudjEuRXhwcmVzc2lvblByb2JsZW0SJgoGcmVzdWx0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg0KBWVycm9yGAMgASgJIlUKFkdldEdhdGV3YXlVc2FnZVJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEhMKC3Njb3BlX3ZhbHVlGAMgASgJIqoBChdHZXRHYXRld2F5VXNhZ2VSZXNwb25zZRIuCgtyYXRlX2xpbWl0cxgBIAMoCzIZLnNsdWljZS52MS5SYXRlTGltaXRVc2FnZRIwCgxzcGVuZF9saW1pdHMYAiADKAsyGi5zbHVpY2UudjEuU3BlbmRMaW1pdFVzYWdlEi0KCXJlYWRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinAEKDlJhdGVMaW1pdFVzYWdlEigKCnJhdGVfbGltaXQYASABKAsyFC5zbHVpY2UudjEuUmF0ZUxpbWl0Eg8KB2NvdW50ZXIYAiABKAkSDAoEdXNlZBgDIAEoAxIRCglyZW1haW5pbmcYBCABKAMSLgoKcmVzZXRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisgIKD1NwZW5kTGltaXRVc2FnZRIqCgtzcGVuZF9saW1pdBgBIAEoCzIVLnNsdWljZS52MS5TcGVuZExpbWl0Eg8KB2NvdW50ZXIYAiABKAkSDgoGcGVyaW9kGAMgASgJEjUKEXBlcmlvZF9zdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXNldF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxzcGVudF9taWNyb3MYBiABKAMSFwoPcmVzZXJ2ZWRfbWljcm9zGAcgASgDEhgKEHJlbWFpbmluZ19taWNyb3MYCCABKAMSDwoHd2FybmluZxgJIAEoCBIRCglleGhhdXN0ZWQYCiABKAgqeQoRTWNwUmF0ZUxpbWl0U2NvcGUSJAogTUNQX1JBVEVfTElNSVRfU0NPUEVfVU5TUEVDSUZJRUQQABIgChxNQ1BfUkFURV9MSU1JVF9TQ09QRV9HQVRFV0FZEAESHAoYTUNQX1JBVEVfTElNSVRfU0NPUEVfS0VZEAIqxAEKDFBvb2xTdHJhdGVneRIdChlQT09MX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASGgoWUE9PTF9TVFJBVEVHWV9QUklPUklUWRABEh0KGVBPT0xfU1RSQVRFR1lfUk9VTkRfUk9CSU4QAhIaChZQT09MX1NUUkFURUdZX1dFSUdIVEVEEAMSHwobUE9PTF9TVFJBVEVHWV9MRUFTVF9MQVRFTkNZEAQSHQoZUE9PTF9TVFJBVEVHWV9MT1dFU1RfQ09TVBAFKr4BCg9GYWxsYmFja1RyaWdnZXISIAocRkFMTEJBQ0tfVFJJR0dFUl9VTlNQRUNJRklFRBAAEiEKHUZBTExCQUNLX1RSSUdHRVJfUkFURV9MSU1JVEVEEAESIQodRkFMTEJBQ0tfVFJJR0dFUl9TRVJWRVJfRVJST1IQAhIcChhGQUxMQkFDS19UUklHR0VSX1RJTUVPVVQQAxIlCiFGQUxMQkFDS19UUklHR0VSX0NPTk5FQ1RJT05fRVJST1IQBCpqCg1SYXRlTGltaXRVbml0Eh8KG1JBVEVfTElNSVRfVU5JVF9VTlNQRUNJRklFRBAAEhwKGFJBVEVfTElNSVRfVU5JVF9SRVFVRVNUUxABEhoKFlJBVEVfTElNSVRfVU5JVF9UT0tFTlMQAiqnAQoPUmF0ZUxpbWl0V2luZG93EiEKHVJBVEVfTElNSVRfV0lORE9XX1VOU1BFQ0lGSUVEEAASHAoYUkFURV9MSU1JVF9XSU5ET1dfU0VDT05EEAESHAoYUkFURV9MSU1JVF9XSU5ET1dfTUlOVVRFEAISGgoWUkFURV9MSU1JVF9XSU5ET1dfSE9VUhADEhkKFVJBVEVfTElNSVRfV0lORE9XX0RBWRAEKnwKEFN0b3JlRmFpbHVyZU1vZGUSIgoeU1RPUkVfRkFJTFVSRV9NT0RFX1VOU1BFQ0lGSUVEEAASIAocU1RPUkVfRkFJTFVSRV9NT0RFX0ZBSUxfT1BFThABEiIKHlNUT1JFX0ZBSUxVUkVfTU9ERV9GQUlMX0NMT1NFRBACKnYKC1NwZW5kUGVyaW9kEhwKGFNQRU5EX1BFUklPRF9VTlNQRUNJRklFRBAAEhYKElNQRU5EX1BFUklPRF9EQUlMWRABEhcKE1NQRU5EX1BFUklPRF9XRUVLTFkQAhIYChRTUEVORF9QRVJJT0RfTU9OVEhMWRADKm8KEFNwZW5kRW5mb3JjZW1lbnQSIQodU1BFTkRfRU5GT1JDRU1FTlRfVU5TUEVDSUZJRUQQABIbChdTUEVORF9FTkZPUkNFTUVOVF9CTE9DSxABEhsKF1NQRU5EX0VORk9SQ0VNRU5UX0FMRVJUEAIqwAEKDkV4cHJlc3Npb25LaW5kEh8KG0VYUFJFU1NJT05fS0lORF9VTlNQRUNJRklFRBAAEiMKH0VYUFJFU1NJT05fS0lORF9ST1VURV9DT05ESVRJT04QARIiCh5FWFBSRVNTSU9OX0tJTkRfTU9ERUxfU0VMRUNUT1IQAhIdChlFWFBSRVNTSU9OX0tJTkRfTElNSVRfS0VZEAMSJQohRVhQUkVTU0lPTl9LSU5EX01DUF9BVVRIT1JJWkFUSU9OEAQytA8KDkdhdGV3YXlTZXJ2aWNlElIKDUNyZWF0ZUdhdGV3YXkSHy5zbHVpY2UudjEuQ3JlYXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuQ3JlYXRlR2F0ZXdheVJlc3BvbnNlEkkKCkdldEdhdGV3YXkSHC5zbHVpY2UudjEuR2V0R2F0ZXdheVJlcXVlc3QaHS5zbHVpY2UudjEuR2V0R2F0ZXdheVJlc3BvbnNlEk8KDExpc3RHYXRld2F5cxIeLnNsdWljZS52MS5MaXN0R2F0ZXdheXNSZXF1ZXN0Gh8uc2x1aWNlLnYxLkxpc3RHYXRld2F5c1Jlc3BvbnNlElIKDVVwZGF0ZUdhdGV3YXkSHy5zbHVpY2UudjEuVXBkYXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuVXBkYXRlR2F0ZXdheVJlc3BvbnNlElIKDURlbGV0ZUdhdGV3YXkSHy5zbHVpY2UudjEuRGVsZXRlR2F0ZXdheVJlcXVlc3QaIC5zbHVpY2UudjEuRGVsZXRlR2F0ZXdheVJlc3BvbnNlEkwKC0NyZWF0ZVJvdXRlEh0uc2x1aWNlLnYxLkNyZWF0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5DcmVhdGVSb3V0ZVJlc3BvbnNlEkMKCEdldFJvdXRlEhouc2x1aWNlLnYxLkdldFJvdXRlUmVxdWVzdBobLnNsdWljZS52MS5HZXRSb3V0ZVJlc3BvbnNlEkkKCkxpc3RSb3V0ZXMSHC5zbHVpY2UudjEuTGlzdFJvdXRlc1JlcXVlc3QaHS5zbHVpY2UudjEuTGlzdFJvdXRlc1Jlc3BvbnNlEkwKC1VwZGF0ZVJvdXRlEh0uc2x1aWNlLnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5VcGRhdGVSb3V0ZVJlc3BvbnNlEkwKC0RlbGV0ZVJvdXRlEh0uc2x1aWNlLnYxLkRlbGV0ZVJvdXRlUmVxdWVzdBoeLnNsdWljZS52MS5EZWxldGVSb3V0ZVJlc3BvbnNlElgKD0NyZWF0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5DcmVhdGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLkNyZWF0ZVJhdGVMaW1pdFJlc3BvbnNlEk8KDEdldFJhdGVMaW1pdBIeLnNsdWljZS52MS5HZXRSYXRlTGltaXRSZXF1ZXN0Gh8uc2x1aWNlLnYxLkdldFJhdGVMaW1pdFJlc3BvbnNlElUKDkxpc3RSYXRlTGltaXRzEiAuc2x1aWNlLnYxLkxpc3RSYXRlTGltaXRzUmVxdWVzdBohLnNsdWljZS52MS5MaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlElgKD1VwZGF0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5VcGRhdGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLlVwZGF0ZVJhdGVMaW1pdFJlc3BvbnNlElgKD0RlbGV0ZVJhdGVMaW1pdBIhLnNsdWljZS52MS5EZWxldGVSYXRlTGltaXRSZXF1ZXN0GiIuc2x1aWNlLnYxLkRlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlElsKEENyZWF0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuQ3JlYXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuQ3JlYXRlU3BlbmRMaW1pdFJlc3BvbnNlElIKDUdldFNwZW5kTGltaXQSHy5zbHVpY2UudjEuR2V0U3BlbmRMaW1pdFJlcXVlc3QaIC5zbHVpY2UudjEuR2V0U3BlbmRMaW1pdFJlc3BvbnNlElgKD0xpc3RTcGVuZExpbWl0cxIhLnNsdWljZS52MS5MaXN0U3BlbmRMaW1pdHNSZXF1ZXN0GiIuc2x1aWNlLnYxLkxpc3RTcGVuZExpbWl0c1Jlc3BvbnNlElsKEFVwZGF0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuVXBkYXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuVXBkYXRlU3BlbmRMaW1pdFJlc3BvbnNlElsKEERlbGV0ZVNwZW5kTGltaXQSIi5zbHVpY2UudjEuRGVsZXRlU3BlbmRMaW1pdFJlcXVlc3QaIy5zbHVpY2UudjEuRGVsZXRlU3BlbmRMaW1pdFJlc3BvbnNlElgKD0dldEdhdGV3YXlVc2FnZRIhLnNsdWljZS52MS5HZXRHYXRld2F5VXNhZ2VSZXF1ZXN0GiIuc2x1aWNlLnYxLkdldEdhdGV3YXlVc2FnZVJlc3BvbnNlElgKD0NoZWNrRXhwcmVzc2lvbhIhLnNsdWljZS52MS5DaGVja0V4cHJlc3Npb25SZXF1ZXN0GiIuc2x1aWNlLnYxLkNoZWNrRXhwcmVzc2lvblJlc3BvbnNlEmEKEkV2YWx1YXRlRXhwcmVzc2lvbhIkLnNsdWljZS52MS5FdmFsdWF0ZUV4cHJlc3Npb25SZXF1ZXN0GiUuc2x1aWNlLnYxLkV2YWx1YXRlRXhwcmVzc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Gateway is what clients talk to: `/gateways/{name}/v1/…` and `/gateways/{name}/mcp`.
@@ -2550,6 +2550,382 @@ export const EvaluateExpressionResponseSchema: GenMessage<EvaluateExpressionResp
   messageDesc(file_sluice_v1_gateway, 53);
 
 /**
+ * GetGatewayUsageRequest names the counters to read. A limit scoped to the
+ * gateway or the workspace has one counter. A limit scoped per API key or by
+ * a CEL key expression has one counter per key or value: it is read for the
+ * `api_key_id` or `scope_value` given, and listed without a counter when none
+ * is given.
+ *
+ * @generated from message sluice.v1.GetGatewayUsageRequest
+ */
+export type GetGatewayUsageRequest = Message<"sluice.v1.GetGatewayUsageRequest"> & {
+  /**
+   * @generated from field: string gateway_id = 1;
+   */
+  gatewayId: string;
+
+  /**
+   * For limits scoped per API key: this key's counters (a key of the gateway's workspace).
+   *
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+
+  /**
+   * For limits scoped by a CEL key expression: the counters of this value of
+   * the expression (e.g. the user id `request.headers["x-user-id"]` yields).
+   *
+   * @generated from field: string scope_value = 3;
+   */
+  scopeValue: string;
+};
+
+/**
+ * GetGatewayUsageRequest names the counters to read. A limit scoped to the
+ * gateway or the workspace has one counter. A limit scoped per API key or by
+ * a CEL key expression has one counter per key or value: it is read for the
+ * `api_key_id` or `scope_value` given, and listed without a counter when none
+ * is given.
+ *
+ * @generated from message sluice.v1.GetGatewayUsageRequest
+ */
+export type GetGatewayUsageRequestJson = {
+  /**
+   * @generated from field: string gateway_id = 1;
+   */
+  gatewayId?: string;
+
+  /**
+   * For limits scoped per API key: this key's counters (a key of the gateway's workspace).
+   *
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId?: string;
+
+  /**
+   * For limits scoped by a CEL key expression: the counters of this value of
+   * the expression (e.g. the user id `request.headers["x-user-id"]` yields).
+   *
+   * @generated from field: string scope_value = 3;
+   */
+  scopeValue?: string;
+};
+
+/**
+ * Describes the message sluice.v1.GetGatewayUsageRequest.
+ * Use `create(GetGatewayUsageRequestSchema)` to create a new message.
+ */
+export const GetGatewayUsageRequestSchema: GenMessage<GetGatewayUsageRequest, {jsonType: GetGatewayUsageRequestJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 54);
+
+/**
+ * @generated from message sluice.v1.GetGatewayUsageResponse
+ */
+export type GetGatewayUsageResponse = Message<"sluice.v1.GetGatewayUsageResponse"> & {
+  /**
+   * The gateway's rate limits, by name.
+   *
+   * @generated from field: repeated sluice.v1.RateLimitUsage rate_limits = 1;
+   */
+  rateLimits: RateLimitUsage[];
+
+  /**
+   * The workspace-wide budgets, then the gateway's, each by name.
+   *
+   * @generated from field: repeated sluice.v1.SpendLimitUsage spend_limits = 2;
+   */
+  spendLimits: SpendLimitUsage[];
+
+  /**
+   * When the counters were read (the clock spend periods are computed with).
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 3;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message sluice.v1.GetGatewayUsageResponse
+ */
+export type GetGatewayUsageResponseJson = {
+  /**
+   * The gateway's rate limits, by name.
+   *
+   * @generated from field: repeated sluice.v1.RateLimitUsage rate_limits = 1;
+   */
+  rateLimits?: RateLimitUsageJson[];
+
+  /**
+   * The workspace-wide budgets, then the gateway's, each by name.
+   *
+   * @generated from field: repeated sluice.v1.SpendLimitUsage spend_limits = 2;
+   */
+  spendLimits?: SpendLimitUsageJson[];
+
+  /**
+   * When the counters were read (the clock spend periods are computed with).
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 3;
+   */
+  readTime?: TimestampJson;
+};
+
+/**
+ * Describes the message sluice.v1.GetGatewayUsageResponse.
+ * Use `create(GetGatewayUsageResponseSchema)` to create a new message.
+ */
+export const GetGatewayUsageResponseSchema: GenMessage<GetGatewayUsageResponse, {jsonType: GetGatewayUsageResponseJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 55);
+
+/**
+ * RateLimitUsage is one rate limit's counter as the next request would see it
+ * (the values of the `x-ratelimit-*` headers).
+ *
+ * @generated from message sluice.v1.RateLimitUsage
+ */
+export type RateLimitUsage = Message<"sluice.v1.RateLimitUsage"> & {
+  /**
+   * @generated from field: sluice.v1.RateLimit rate_limit = 1;
+   */
+  rateLimit?: RateLimit | undefined;
+
+  /**
+   * Whose counter this is: `gateway`, `key:<api key id>` or `expr:<value>`.
+   * Empty when the limit counts per key or per expression value and none was
+   * named; `used`, `remaining` and `reset_time` are then unset.
+   *
+   * @generated from field: string counter = 2;
+   */
+  counter: string;
+
+  /**
+   * Units counted in the rolling window.
+   *
+   * @generated from field: int64 used = 3;
+   */
+  used: bigint;
+
+  /**
+   * Units a request could still take now.
+   *
+   * @generated from field: int64 remaining = 4;
+   */
+  remaining: bigint;
+
+  /**
+   * When the counter is back to zero with no further traffic; unset when it is zero already.
+   *
+   * @generated from field: google.protobuf.Timestamp reset_time = 5;
+   */
+  resetTime?: Timestamp | undefined;
+};
+
+/**
+ * RateLimitUsage is one rate limit's counter as the next request would see it
+ * (the values of the `x-ratelimit-*` headers).
+ *
+ * @generated from message sluice.v1.RateLimitUsage
+ */
+export type RateLimitUsageJson = {
+  /**
+   * @generated from field: sluice.v1.RateLimit rate_limit = 1;
+   */
+  rateLimit?: RateLimitJson;
+
+  /**
+   * Whose counter this is: `gateway`, `key:<api key id>` or `expr:<value>`.
+   * Empty when the limit counts per key or per expression value and none was
+   * named; `used`, `remaining` and `reset_time` are then unset.
+   *
+   * @generated from field: string counter = 2;
+   */
+  counter?: string;
+
+  /**
+   * Units counted in the rolling window.
+   *
+   * @generated from field: int64 used = 3;
+   */
+  used?: string;
+
+  /**
+   * Units a request could still take now.
+   *
+   * @generated from field: int64 remaining = 4;
+   */
+  remaining?: string;
+
+  /**
+   * When the counter is back to zero with no further traffic; unset when it is zero already.
+   *
+   * @generated from field: google.protobuf.Timestamp reset_time = 5;
+   */
+  resetTime?: TimestampJson;
+};
+
+/**
+ * Describes the message sluice.v1.RateLimitUsage.
+ * Use `create(RateLimitUsageSchema)` to create a new message.
+ */
+export const RateLimitUsageSchema: GenMessage<RateLimitUsage, {jsonType: RateLimitUsageJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 56);
+
+/**
+ * SpendLimitUsage is one budget's spend in its current calendar period (UTC).
+ *
+ * @generated from message sluice.v1.SpendLimitUsage
+ */
+export type SpendLimitUsage = Message<"sluice.v1.SpendLimitUsage"> & {
+  /**
+   * @generated from field: sluice.v1.SpendLimit spend_limit = 1;
+   */
+  spendLimit?: SpendLimit | undefined;
+
+  /**
+   * Whose counter this is: `workspace`, `gateway`, `key:<api key id>` or
+   * `expr:<value>`; empty as for RateLimitUsage (the money fields are then unset).
+   *
+   * @generated from field: string counter = 2;
+   */
+  counter: string;
+
+  /**
+   * The current period's key: `2026-12-01` (daily), `2026-W49` (ISO week, from Monday), `2026-12` (monthly).
+   *
+   * @generated from field: string period = 3;
+   */
+  period: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp period_start_time = 4;
+   */
+  periodStartTime?: Timestamp | undefined;
+
+  /**
+   * End of the current period, when spend starts again from zero.
+   *
+   * @generated from field: google.protobuf.Timestamp reset_time = 5;
+   */
+  resetTime?: Timestamp | undefined;
+
+  /**
+   * Settled cost this period, micro-dollars (rounded up).
+   *
+   * @generated from field: int64 spent_micros = 6;
+   */
+  spentMicros: bigint;
+
+  /**
+   * Worst-case cost held by requests still in flight, micro-dollars (rounded up).
+   *
+   * @generated from field: int64 reserved_micros = 7;
+   */
+  reservedMicros: bigint;
+
+  /**
+   * What a request can still reserve: amount minus spent and reserved, at least 0 (rounded down).
+   *
+   * @generated from field: int64 remaining_micros = 8;
+   */
+  remainingMicros: bigint;
+
+  /**
+   * Spent plus reserved has passed `warn_at` of the amount, or the amount itself.
+   *
+   * @generated from field: bool warning = 9;
+   */
+  warning: boolean;
+
+  /**
+   * Spent plus reserved has reached the amount: a `block` budget admits only requests priced at 0.
+   *
+   * @generated from field: bool exhausted = 10;
+   */
+  exhausted: boolean;
+};
+
+/**
+ * SpendLimitUsage is one budget's spend in its current calendar period (UTC).
+ *
+ * @generated from message sluice.v1.SpendLimitUsage
+ */
+export type SpendLimitUsageJson = {
+  /**
+   * @generated from field: sluice.v1.SpendLimit spend_limit = 1;
+   */
+  spendLimit?: SpendLimitJson;
+
+  /**
+   * Whose counter this is: `workspace`, `gateway`, `key:<api key id>` or
+   * `expr:<value>`; empty as for RateLimitUsage (the money fields are then unset).
+   *
+   * @generated from field: string counter = 2;
+   */
+  counter?: string;
+
+  /**
+   * The current period's key: `2026-12-01` (daily), `2026-W49` (ISO week, from Monday), `2026-12` (monthly).
+   *
+   * @generated from field: string period = 3;
+   */
+  period?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp period_start_time = 4;
+   */
+  periodStartTime?: TimestampJson;
+
+  /**
+   * End of the current period, when spend starts again from zero.
+   *
+   * @generated from field: google.protobuf.Timestamp reset_time = 5;
+   */
+  resetTime?: TimestampJson;
+
+  /**
+   * Settled cost this period, micro-dollars (rounded up).
+   *
+   * @generated from field: int64 spent_micros = 6;
+   */
+  spentMicros?: string;
+
+  /**
+   * Worst-case cost held by requests still in flight, micro-dollars (rounded up).
+   *
+   * @generated from field: int64 reserved_micros = 7;
+   */
+  reservedMicros?: string;
+
+  /**
+   * What a request can still reserve: amount minus spent and reserved, at least 0 (rounded down).
+   *
+   * @generated from field: int64 remaining_micros = 8;
+   */
+  remainingMicros?: string;
+
+  /**
+   * Spent plus reserved has passed `warn_at` of the amount, or the amount itself.
+   *
+   * @generated from field: bool warning = 9;
+   */
+  warning?: boolean;
+
+  /**
+   * Spent plus reserved has reached the amount: a `block` budget admits only requests priced at 0.
+   *
+   * @generated from field: bool exhausted = 10;
+   */
+  exhausted?: boolean;
+};
+
+/**
+ * Describes the message sluice.v1.SpendLimitUsage.
+ * Use `create(SpendLimitUsageSchema)` to create a new message.
+ */
+export const SpendLimitUsageSchema: GenMessage<SpendLimitUsage, {jsonType: SpendLimitUsageJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_gateway, 57);
+
+/**
  * McpRateLimitScope says which tool calls share one counter.
  *
  * @generated from enum sluice.v1.McpRateLimitScope
@@ -3109,6 +3485,18 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof DeleteSpendLimitRequestSchema;
     output: typeof DeleteSpendLimitResponseSchema;
+  },
+  /**
+   * Current usage of the gateway's rate limits and of the budgets that apply
+   * to it (the workspace-wide ones and its own), read from the counters
+   * without charging anything: what the next request would see.
+   *
+   * @generated from rpc sluice.v1.GatewayService.GetGatewayUsage
+   */
+  getGatewayUsage: {
+    methodKind: "unary";
+    input: typeof GetGatewayUsageRequestSchema;
+    output: typeof GetGatewayUsageResponseSchema;
   },
   /**
    * Checks a CEL expression exactly as saving it would (syntax, types, variables, limits),
