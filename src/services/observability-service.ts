@@ -1,12 +1,11 @@
 /**
- * LogService and MetricsService are declared in the API now so clients are
- * generated against their final shape; the log pipeline and rollups that
- * answer them are built with the observability plane. Until then every
- * method answers `unimplemented` after the usual access checks.
+ * LogService is declared in the API now so clients are generated against
+ * its final shape; the log pipeline that answers it is built with the
+ * observability plane. Until then every method answers `unimplemented` after
+ * the usual access checks. (MetricsService lives in metrics-service.ts.)
  */
 import { SluiceError } from '../errors.js';
 import type { LogService } from '../gen/sluice/v1/log_pb.js';
-import type { MetricsService } from '../gen/sluice/v1/metrics_pb.js';
 import { resolveWorkspaceId } from './context.js';
 import type { DomainService } from './service-kit.js';
 import type { ServiceDeps } from './store.js';
@@ -28,19 +27,6 @@ export function createLogService(_deps: ServiceDeps): DomainService<typeof LogSe
     async listMcpCallLogs(req, call) {
       resolveWorkspaceId(call, req.workspaceId, 'workspace_id');
       return unavailable('ListMcpCallLogs');
-    },
-  };
-}
-
-export function createMetricsService(_deps: ServiceDeps): DomainService<typeof MetricsService> {
-  return {
-    async queryMetrics(req, call) {
-      resolveWorkspaceId(call, req.workspaceId, 'workspace_id');
-      return unavailable('QueryMetrics');
-    },
-    async getSpendSummary(req, call) {
-      resolveWorkspaceId(call, req.workspaceId, 'workspace_id');
-      return unavailable('GetSpendSummary');
     },
   };
 }

@@ -1,0 +1,178 @@
+/**
+ * A mergeable quantile sketch (DDSketch, Masson et al., VLDB 2019) for
+ * latencies in milliseconds: logarithmic buckets with a fixed relative
+ * accuracy, so any quantile of a merged sketch is within `RELATIVE_ACCURACY`
+ * of the true value, and merging is adding bucket counts (exact,
+ * associative, commutative: rollups of any replicas and minutes can be
+ * combined in any order).
+ *
+ * Bucket `i` holds values in `(γ^(i-1), γ^i]` with `γ = (1+α)/(1-α)` and
+ * reports `2γ^i/(γ+1)`. Values at or below `MIN_VALUE_MS` (including 0) are
+ * counted in a zero bucket and report 0; values above `MAX_VALUE_MS` are
+ * clamped to it. Counts are integers.
+ *
+ * Wire form (`encode`): version byte `1`, then unsigned LEB128 varints:
+ * zero-bucket count, zigzag offset of the first bucket, number of buckets,
+ * each bucket's count. A minute of latencies typically encodes to 30–150 bytes.
+ */
+
+/** Relative accuracy of every quantile (1%). */
+export const RELATIVE_ACCURACY = 0.01;
+/** Values at or below this (ms) count as zero. */
+export const MIN_VALUE_MS = 0.001;
+/** Values above this (ms, about 11.6 days) are clamped to it. */
+export const MAX_VALUE_MS = 1e9;
+
+const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
+const MULTIPLIER = 1 / Math.log(GAMMA);
+const VERSION = 1;
+
+function indexOf(value: number): number {
+  return Math.ceil(Math.log(Math.min(value, MAX_VALUE_MS)) * MULTIPLIER);
+}
+
+function valueOf(index: number): number {
+  return (2 * Math.pow(GAMMA, index)) / (GAMMA + 1);
+}
+
+/** A growable sketch. Not shared between threads; `merge*` mutates the receiver. */
+export class LatencySketch {
+  /** Count per bucket, `counts[j]` being bucket `offset + j`. */
+  private counts: number[] = [];
+  private offset = 0;
+  private zero = 0;
+  private total = 0;
+
+  /** Number of values added (merged ones included). */
+  get count(): number {
+    return this.total;
+  }
+
+  /** Adds one value in ms; negative and non-finite values are ignored. */
+  add(valueMs: number, times = 1): void {
+    if (!(valueMs >= 0) || !Number.isFinite(valueMs)) return;
+    this.total += times;
+    if (valueMs <= MIN_VALUE_MS) {
+      this.zero += times;
+      return;
+    }
+    this.addAt(indexOf(valueMs), times);
+  }
+
+  private addAt(index: number, times: number): void {
+    if (this.counts.length === 0) {
+      this.offset = index;
+      this.counts.push(times);
+      return;
+    }
+    if (index < this.offset) {
+      const grow = this.offset - index;
+      this.counts = new Array<number>(grow).fill(0).concat(this.counts);
+      this.offset = index;
+    } else if (index >= this.offset + this.counts.length) {
+      for (let j = this.offset + this.counts.length; j <= index; j++) this.counts.push(0);
+    }
+    this.counts[index - this.offset]! += times;
+  }
+
+  /** Adds every value of `other` into this sketch. */
+  merge(other: LatencySketch): void {
+    this.zero += other.zero;
+    this.total += other.total;
+    for (let j = 0; j < other.counts.length; j++) {
+      const c = other.counts[j]!;
+      if (c) this.addAt(other.offset + j, c);
+    }
+  }
+
+  /** Adds an encoded sketch (`encode` output) without building an intermediate object. */
+  mergeEncoded(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (bytes[0] !== VERSION) throw new RangeError(`unknown sketch encoding version ${bytes[0]}`);
+    const r = { pos: 1 };
+    const zero = readVarint(bytes, r);
+    const offset = unzigzag(readVarint(bytes, r));
+    const n = readVarint(bytes, r);
+    this.zero += zero;
+    this.total += zero;
+    if (n === 0) return;
+    // Make room once for the whole incoming range, then add in place.
+    this.addAt(offset, 0);
+    this.addAt(offset + n - 1, 0);
+    const base = offset - this.offset;
+    for (let j = 0; j < n; j++) {
+      const c = readVarint(bytes, r);
+      if (c) {
+        this.counts[base + j]! += c;
+        this.total += c;
+      }
+    }
+  }
+
+  /**
+   * The value at quantile `q` (0 ≤ q ≤ 1), within 1% of the exact value of
+   * the values added; 0 for an empty sketch.
+   */
+  quantile(q: number): number {
+    if (this.total === 0) return 0;
+    const rank = Math.max(0, Math.min(1, q)) * (this.total - 1);
+    let seen = this.zero;
+    if (rank < seen) return 0;
+    for (let j = 0; j < this.counts.length; j++) {
+      seen += this.counts[j]!;
+      if (rank < seen) return valueOf(this.offset + j);
+    }
+    return valueOf(this.offset + this.counts.length - 1);
+  }
+
+  /** The compact binary form (see the module comment). */
+  encode(): Uint8Array {
+    let start = 0;
+    let end = this.counts.length;
+    while (start < end && this.counts[start] === 0) start++;
+    while (end > start && this.counts[end - 1] === 0) end--;
+    const out: number[] = [VERSION];
+    writeVarint(out, this.zero);
+    writeVarint(out, zigzag(end > start ? this.offset + start : 0));
+    writeVarint(out, end - start);
+    for (let j = start; j < end; j++) writeVarint(out, this.counts[j]!);
+    return Uint8Array.from(out);
+  }
+
+  /** Decodes `encode` output. */
+  static decode(bytes: Uint8Array): LatencySketch {
+    const sketch = new LatencySketch();
+    sketch.mergeEncoded(bytes);
+    return sketch;
+  }
+}
+
+function zigzag(n: number): number {
+  return n >= 0 ? n * 2 : -n * 2 - 1;
+}
+
+function unzigzag(n: number): number {
+  return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+}
+
+function writeVarint(out: number[], value: number): void {
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+function readVarint(bytes: Uint8Array, r: { pos: number }): number {
+  let result = 0;
+  let scale = 1;
+  for (;;) {
+    if (r.pos >= bytes.length) throw new RangeError('truncated sketch');
+    const b = bytes[r.pos++]!;
+    result += (b & 0x7f) * scale;
+    if (b < 0x80) return result;
+    scale *= 0x80;
+    if (scale > 2 ** 56) throw new RangeError('sketch varint too long');
+  }
+}
