@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FallbackTrigger, PoolStrategy, RateLimitWindow, StoreFailureMode } from '@sluice/client/gen/gateway';
+import { FallbackTrigger, McpRateLimitScope, PoolStrategy, RateLimitWindow, StoreFailureMode } from '@sluice/client/gen/gateway';
 import { DeferLoading, McpAuthMode } from '@sluice/client/gen/mcp_server';
 import { ProviderType } from '@sluice/client/gen/provider';
 import { describe, expect, it } from 'vitest';
@@ -303,7 +303,7 @@ describe('loadConfigText', () => {
     const text = BASE.replace(
       '        rate_limits:',
       [
-        "        mcp: { defer_loading: true, blocked_tools: ['*:drop_*'], authorization: 'true' }",
+        "        mcp: { defer_loading: true, blocked_tools: ['*:drop_*'], authorization: 'true', rate_limits: [{ limit: 100, window: 1m }, { scope: gateway, limit: 5, window: second, on_store_failure: fail_closed }] }",
         '        mcp_servers:',
         '          - { id: gh, url: https://mcp.example.com, auth: { static: tok } }',
         '          - { id: fs, transport: stdio, command: npx, args: [-y, fs], env: { ROOT: /data }, auth: forward, fallback_on: [] }',
@@ -319,7 +319,15 @@ describe('loadConfigText', () => {
     ]);
     const fixed = ws(ok(text.replace(', fallback_on: []', '').replace("          - { id: bad, transport: sse, command: x, blocked_tools: [\"a b\"] }\n", '')));
     const g = fixed.gateways[1];
-    expect(g?.mcp).toEqual({ deferLoading: true, blockedTools: ['*:drop_*'], authorization: 'true' });
+    expect(g?.mcp).toEqual({
+      deferLoading: true,
+      blockedTools: ['*:drop_*'],
+      authorization: 'true',
+      rateLimits: [
+        { scope: McpRateLimitScope.KEY, limit: 100n, window: RateLimitWindow.MINUTE, onStoreFailure: StoreFailureMode.FAIL_OPEN },
+        { scope: McpRateLimitScope.GATEWAY, limit: 5n, window: RateLimitWindow.SECOND, onStoreFailure: StoreFailureMode.FAIL_CLOSED },
+      ],
+    });
     expect(g?.mcpServers[0]).toMatchObject({ name: 'gh', auth: { mode: McpAuthMode.STATIC, secret: 'tok' }, approved: true, enabled: true, deferLoading: DeferLoading.INHERIT });
     expect(g?.mcpServers[1]).toMatchObject({ args: ['-y', 'fs'], env: { ROOT: '/data' }, auth: { mode: McpAuthMode.FORWARD, secret: '' } });
   });

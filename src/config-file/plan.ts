@@ -11,7 +11,7 @@ import { ConnectError } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
 import type { SluiceClient } from '@sluice/client';
 import type { ApiKey } from '@sluice/client/gen/api_key';
-import type { Gateway, LimitScope, Pool, RateLimit, Route, SpendLimit } from '@sluice/client/gen/gateway';
+import { StoreFailureMode, type Gateway, type LimitScope, type Pool, type RateLimit, type Route, type SpendLimit } from '@sluice/client/gen/gateway';
 import { McpAuthMode, McpTransportSchema, type McpServer } from '@sluice/client/gen/mcp_server';
 import { CredentialKind, ProviderTypeSchema, type Model, type Price, type Provider, type ProviderCredential } from '@sluice/client/gen/provider';
 import type { Workspace } from '@sluice/client/gen/workspace';
@@ -214,8 +214,13 @@ function gatewayDiff(d: GatewayConfig, c: Gateway): string[] {
     models: [sorted(d.models), sorted(c.models)],
     model_selector: [d.modelSelector, c.modelSelector],
     mcp: [
-      [d.mcp.deferLoading, sorted(d.mcp.blockedTools), d.mcp.authorization],
-      [c.mcp?.deferLoading ?? false, sorted(c.mcp?.blockedTools ?? []), c.mcp?.authorization ?? ''],
+      [d.mcp.deferLoading, sorted(d.mcp.blockedTools), d.mcp.authorization, d.mcp.rateLimits.map((l) => [l.scope, String(l.limit), l.window, l.onStoreFailure])],
+      [
+        c.mcp?.deferLoading ?? false,
+        sorted(c.mcp?.blockedTools ?? []),
+        c.mcp?.authorization ?? '',
+        (c.mcp?.rateLimits ?? []).map((l) => [l.scope, String(l.limit), l.window, l.onStoreFailure || StoreFailureMode.FAIL_OPEN]),
+      ],
     ],
   });
 }

@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { ProviderType, ProviderTypeSchema } from '@sluice/client/gen/provider';
 import {
   FallbackTriggerSchema,
+  McpRateLimitScope,
+  McpRateLimitScopeSchema,
   PoolStrategy,
   PoolStrategySchema,
   RateLimitUnitSchema,
@@ -93,7 +95,7 @@ export interface GatewayConfig {
   /** Public model names (`<provider>/<model>`); empty means every enabled model. */
   models: string[];
   modelSelector: string;
-  mcp: { deferLoading: boolean; blockedTools: string[]; authorization: string };
+  mcp: { deferLoading: boolean; blockedTools: string[]; authorization: string; rateLimits: McpRateLimitConfig[] };
   routes: RouteConfig[];
   rateLimits: RateLimitConfig[];
   spendLimits: SpendLimitConfig[];
@@ -141,6 +143,14 @@ export interface SpendLimitConfig {
   enforcement: SpendEnforcement;
   warnAt: number;
   scope: ScopeConfig;
+  onStoreFailure: StoreFailureMode;
+}
+
+/** A cap on MCP tool calls: `scope` key (default) or gateway. */
+export interface McpRateLimitConfig {
+  scope: McpRateLimitScope;
+  limit: bigint;
+  window: RateLimitWindow;
   onStoreFailure: StoreFailureMode;
 }
 
@@ -194,7 +204,8 @@ const KEYS = {
   rateLimit: ['name', 'unit', 'limit', 'window', 'burst', 'scope', 'on_store_failure'],
   spendLimit: ['name', 'amount_usd', 'period', 'enforcement', 'warn_at', 'scope', 'on_store_failure'],
   scopeExpr: ['expr'],
-  mcp: ['defer_loading', 'blocked_tools', 'authorization'],
+  mcp: ['defer_loading', 'blocked_tools', 'authorization', 'rate_limits'],
+  mcpRateLimit: ['scope', 'limit', 'window', 'on_store_failure'],
   mcpServer: ['id', 'display_name', 'transport', 'url', 'command', 'args', 'env', 'timeout_ms', 'auth', 'defer_loading', 'approved', 'enabled', 'blocked_tools'],
   mcpAuth: ['static'],
   apiKey: ['name', 'gateways', 'default_gateway', 'metadata', 'expires', 'secret'],
@@ -466,6 +477,17 @@ function readSpendLimit(r: ConfigReader, path: string, value: unknown, names: Na
   };
 }
 
+function readMcpRateLimit(r: ConfigReader, path: string, value: unknown): McpRateLimitConfig | undefined {
+  const m = r.map(path, value, KEYS.mcpRateLimit);
+  if (!m) return undefined;
+  return {
+    scope: m.enumValue('scope', McpRateLimitScopeSchema, { default: McpRateLimitScope.KEY }) as McpRateLimitScope,
+    limit: BigInt(m.int('limit', { required: true, min: 1, max: Number.MAX_SAFE_INTEGER })),
+    window: m.enumValue('window', RateLimitWindowSchema, { required: true, aliases: WINDOW_ALIASES }) as RateLimitWindow,
+    onStoreFailure: m.enumValue('on_store_failure', StoreFailureModeSchema, { default: StoreFailureMode.FAIL_OPEN }) as StoreFailureMode,
+  };
+}
+
 function readMcpAuth(r: ConfigReader, m: MapReader): McpServerConfig['auth'] {
   const raw = m.raw('auth');
   if (raw === undefined || raw === null || raw === 'none') return { mode: McpAuthMode.NONE, secret: '' };
@@ -513,13 +535,14 @@ function readGateway(r: ConfigReader, path: string, value: unknown, names: Named
   const m = r.map(path, value, KEYS.gateway);
   if (!m) return undefined;
   const name = slugName(m, names);
-  const mcp = { deferLoading: false, blockedTools: [] as string[], authorization: '' };
+  const mcp = { deferLoading: false, blockedTools: [] as string[], authorization: '', rateLimits: [] as McpRateLimitConfig[] };
   if (m.has('mcp')) {
     const mm = r.map(m.at('mcp'), m.raw('mcp'), KEYS.mcp);
     if (mm) {
       mcp.deferLoading = mm.bool('defer_loading', false);
       mcp.blockedTools = patterns(r, mm, 'blocked_tools', GATEWAY_TOOL_PATTERN, '"server:tool", "server:*" or "*:tool"');
       mcp.authorization = celExpression(r, mm, 'authorization', 'bool', { maxLength: MAX_CEL_LENGTH, surface: 'mcp' });
+      mcp.rateLimits = mm.list('rate_limits', (p, v) => readMcpRateLimit(r, p, v));
     }
   }
   const routeNames: Named[] = [];

@@ -112,10 +112,20 @@ export const ModelEntity = defineEntity({
 });
 export type ModelRow = InferEntity<typeof ModelEntity>;
 
+/** An MCP tool-call rate limit: `scope` gateway or key, `window` second…day, `onStoreFailure` fail_open | fail_closed. */
+export interface McpRateLimitDoc {
+  scope: string;
+  limit: number;
+  window: string;
+  onStoreFailure: string;
+}
+
 export interface McpSettingsDoc {
   deferLoading: boolean;
   blockedTools: string[];
   authorization: string;
+  /** Absent in rows written before MCP rate limits existed. */
+  rateLimits?: McpRateLimitDoc[];
 }
 
 export const GatewayEntity = defineEntity({

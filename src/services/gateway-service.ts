@@ -33,6 +33,8 @@ import {
   GatewaySchema,
   GatewayService,
   LimitScopeSchema,
+  McpRateLimitScope,
+  McpRateLimitScopeSchema,
   PoolSchema,
   PoolStrategy,
   PoolStrategySchema,
@@ -74,6 +76,7 @@ const SPEND_LIMIT_MUTABLE = ['amount_micros', 'period', 'enforcement', 'warn_at'
 
 const MAX_TAGS = 32;
 const MAX_BLOCKED_TOOLS = 256;
+const MAX_MCP_RATE_LIMITS = 8;
 const MAX_ROUTES = 256;
 const MAX_FALLBACKS = 8;
 const MAX_POOL_MEMBERS = 64;
@@ -139,7 +142,17 @@ export function toGateway(row: GatewayRow): Gateway {
     tags: [...row.tags],
     models: [...row.models],
     modelSelector: row.modelSelector,
-    mcp: { deferLoading: row.mcp.deferLoading, blockedTools: [...row.mcp.blockedTools], authorization: row.mcp.authorization },
+    mcp: {
+      deferLoading: row.mcp.deferLoading,
+      blockedTools: [...row.mcp.blockedTools],
+      authorization: row.mcp.authorization,
+      rateLimits: (row.mcp.rateLimits ?? []).map((l) => ({
+        scope: enumFromSlug(McpRateLimitScopeSchema, l.scope) ?? McpRateLimitScope.UNSPECIFIED,
+        limit: BigInt(l.limit),
+        window: enumFromSlug(RateLimitWindowSchema, l.window) ?? RateLimitWindow.UNSPECIFIED,
+        onStoreFailure: enumFromSlug(StoreFailureModeSchema, l.onStoreFailure) ?? StoreFailureMode.UNSPECIFIED,
+      })),
+    },
     createTime: ts(row.createdAt),
     updateTime: ts(row.updatedAt),
   });
@@ -318,6 +331,14 @@ function checkGateway(v: Violations, g: Gateway, paths: ReadonlySet<string>, kno
       }
     });
     validateCel(v, 'gateway.mcp.authorization', g.mcp.authorization, 'bool', { maxLength: MAX_CEL_LENGTH, surface: 'mcp' });
+    maxItems(v, 'gateway.mcp.rate_limits', g.mcp.rateLimits, MAX_MCP_RATE_LIMITS);
+    g.mcp.rateLimits.forEach((l, i) => {
+      const at = `gateway.mcp.rate_limits[${i}]`;
+      v.enumValue(`${at}.scope`, l.scope, McpRateLimitScope);
+      v.range(`${at}.limit`, l.limit, 1n, MAX_RATE);
+      v.enumValue(`${at}.window`, l.window, RateLimitWindow);
+      optionalEnum(v, `${at}.on_store_failure`, l.onStoreFailure, StoreFailureMode);
+    });
   }
 }
 
@@ -328,7 +349,17 @@ function gatewayColumns(g: Gateway, paths: ReadonlySet<string>): Partial<Gateway
   if (paths.has('models')) out.models = [...g.models];
   if (paths.has('model_selector')) out.modelSelector = g.modelSelector;
   if (paths.has('mcp')) {
-    out.mcp = { deferLoading: g.mcp?.deferLoading ?? false, blockedTools: [...(g.mcp?.blockedTools ?? [])], authorization: g.mcp?.authorization ?? '' };
+    out.mcp = {
+      deferLoading: g.mcp?.deferLoading ?? false,
+      blockedTools: [...(g.mcp?.blockedTools ?? [])],
+      authorization: g.mcp?.authorization ?? '',
+      rateLimits: (g.mcp?.rateLimits ?? []).map((l) => ({
+        scope: enumSlug(McpRateLimitScopeSchema, l.scope),
+        limit: Number(l.limit),
+        window: enumSlug(RateLimitWindowSchema, l.window),
+        onStoreFailure: storeFailureSlug(l.onStoreFailure),
+      })),
+    };
   }
   return out;
 }
