@@ -118,7 +118,8 @@ export async function readUsage(
       const spend = await store.spend(counterKey(runtime.id, target.scope), period.key);
       const used = spend.settledNanos + spend.reservedNanos;
       const left = runtime.limitNanos - used;
-      const warnAtNanos = runtime.warnAt > 0 ? (BigInt(Math.round(runtime.warnAt * 1_000_000)) * runtime.limitNanos) / 1_000_000n : runtime.limitNanos;
+      // The spend stage's rule (spent ≥ warn_at × amount, in millionths), or the amount itself.
+      const warnMillionths = runtime.warnAt > 0 ? BigInt(Math.round(runtime.warnAt * 1_000_000)) : 1_000_000n;
       return {
         spendLimit: toSpendLimit(row),
         counter: target.name,
@@ -128,7 +129,7 @@ export async function readUsage(
         spentMicros: microsUp(spend.settledNanos),
         reservedMicros: microsUp(spend.reservedNanos),
         remainingMicros: left > 0n ? left / 1000n : 0n,
-        warning: used >= warnAtNanos,
+        warning: used * 1_000_000n >= warnMillionths * runtime.limitNanos,
         exhausted: left <= 0n,
       };
     }),
