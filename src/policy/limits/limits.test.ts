@@ -24,7 +24,7 @@ function context(options: { rateLimits?: RuntimeRateLimit[]; spendLimits?: Runti
   const model = options.model ?? pricedModel;
   const workspace: RuntimeWorkspace = { id: 'ws_1', name: 'acme', gateways: new Map(), providers: new Map([[provider.name, provider]]), spendLimits: [] };
   const gateway: RuntimeGateway = {
-    id: 'gw_1', name: 'main', workspace, models: new Map([[model.publicName, model]]), modelList: [model], routes: [], readsBody: false,
+    id: 'gw_1', name: 'main', workspace, models: new Map([[model.publicName, model]]), modelList: [model], routes: [], readsBody: false, recordBodies: false,
     rateLimits: options.rateLimits ?? [], spendLimits: options.spendLimits ?? [], pricedModels: new Map([[model.publicName, model]]),
   };
   workspace.gateways.set(gateway.name, gateway);
