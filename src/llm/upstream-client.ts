@@ -1,27 +1,16 @@
 /**
  * Sends one upstream request over a shared keep-alive connection pool
- * (undici). The response body is a stream, so the caller can forward chunks
- * as they arrive; aborting `signal` (client gone, attempt timeout) destroys
- * the upstream connection's request.
+ * (undici's dispatcher, driven by a handler of our own: no web streams, no
+ * Readable, no AbortSignal per request). The response body arrives as an
+ * `UpstreamBody`, so the caller can forward chunks as they arrive or read the
+ * whole text; `abort()` on the returned call (client gone) destroys the
+ * upstream request.
+ *
+ * Timeouts are undici's own: `timeoutMs` bounds the wait for the response
+ * headers (the first byte) and every silence between body chunks, so a long
+ * stream that keeps sending is never cut, while a stalled one is.
  */
-import { Readable } from 'node:stream';
-import { Agent, request, errors } from 'undici';
-
-/** An upstream response whose body has not been read yet. */
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-}
-
-export interface UpstreamRequest {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-  signal: AbortSignal;
-  /** Time to the response headers (the first byte), after which the attempt is a timeout. */
-  headersTimeoutMs: number;
-}
+import { Agent, errors, type Dispatcher } from 'undici';
 
 /** Why an attempt failed before a response arrived. */
 export class UpstreamTransportError extends Error {
@@ -35,50 +24,225 @@ export class UpstreamTransportError extends Error {
   }
 }
 
+/** Largest body `text()` accepts. */
+const DEFAULT_TEXT_LIMIT = 32 * 1024 * 1024;
+/** Bytes buffered ahead of a slow reader before the upstream socket is paused. */
+const HIGH_WATER_BYTES = 256 * 1024;
+
+/**
+ * A response body fed by its producer (`push`/`end`/`fail`) and read once by
+ * the consumer, either whole (`text()`) or chunk by chunk (async iteration).
+ */
+export class UpstreamBody implements AsyncIterable<Buffer> {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  private error: Error | undefined;
+  private waiting: { resolve: () => void } | undefined;
+  /** Set by the producer: called when the reader drained a paused body. */
+  onDrain: (() => void) | undefined;
+  /** Set by the producer: called by `destroy()`. */
+  onDestroy: (() => void) | undefined;
+
+  /** Queues a chunk; false asks the producer to pause until `onDrain`. */
+  push(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.wake();
+    return this.buffered < HIGH_WATER_BYTES;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  fail(error: Error): void {
+    this.error ??= error;
+    this.wake();
+  }
+
+  /** Stops the producer and drops what is buffered. */
+  destroy(): void {
+    this.chunks = [];
+    this.buffered = 0;
+    if (!this.ended && !this.error) this.fail(new UpstreamTransportError('aborted', 'response body discarded'));
+    this.onDestroy?.();
+  }
+
+  /** The whole body as UTF-8 text, at most `limit` bytes. */
+  async text(limit = DEFAULT_TEXT_LIMIT): Promise<string> {
+    while (!this.ended) {
+      if (this.error) throw this.error;
+      if (this.buffered > limit) {
+        this.destroy();
+        throw new UpstreamTransportError('connection', `upstream response larger than ${limit} bytes`);
+      }
+      await this.wait();
+    }
+    if (this.error) throw this.error;
+    const { chunks } = this;
+    this.chunks = [];
+    this.buffered = 0;
+    if (chunks.length === 1) return chunks[0]!.toString('utf8');
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (;;) {
+      if (this.chunks.length) {
+        const chunk = this.chunks.shift()!;
+        this.buffered -= chunk.length;
+        if (this.buffered < HIGH_WATER_BYTES) this.onDrain?.();
+        yield chunk;
+        continue;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return;
+      await this.wait();
+    }
+  }
+
+  private wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting = { resolve };
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    if (w) {
+      this.waiting = undefined;
+      w.resolve();
+    }
+  }
+}
+
+/** A body with the given content, already complete (the mock provider's answers). */
+export function bodyFrom(iterable: Iterable<string>): UpstreamBody {
+  const body = new UpstreamBody();
+  for (const part of iterable) body.push(Buffer.from(part, 'utf8'));
+  body.end();
+  return body;
+}
+
+/** An upstream response whose body has not been read yet. */
+export interface UpstreamResponse {
+  status: number;
+  /** Response headers, lowercase names (repeated headers keep the first value). */
+  headers: Record<string, string>;
+  body: UpstreamBody;
+}
+
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Longest wait for the response headers, and for each body chunk after them. */
+  timeoutMs: number;
+}
+
+/** A request in flight: the response once its headers arrive, and a way to stop it. */
+export interface UpstreamCallHandle {
+  response: Promise<UpstreamResponse>;
+  abort(reason: UpstreamTransportError): void;
+}
+
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 });
 
-/** POSTs JSON upstream. Throws `UpstreamTransportError` for timeouts and connection failures. */
-export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
-  try {
-    const res = await request(req.url, {
+/** `origin` and `path` of each URL seen, so the hot path never parses a URL twice. */
+const splitUrls = new Map<string, { origin: string; path: string }>();
+const SPLIT_URL_CACHE_SIZE = 4096;
+
+function splitUrl(url: string): { origin: string; path: string } {
+  let hit = splitUrls.get(url);
+  if (!hit) {
+    const u = new URL(url);
+    hit = { origin: u.origin, path: u.pathname + u.search };
+    if (splitUrls.size >= SPLIT_URL_CACHE_SIZE) splitUrls.clear();
+    splitUrls.set(url, hit);
+  }
+  return hit;
+}
+
+function transportError(err: unknown): UpstreamTransportError {
+  if (err instanceof UpstreamTransportError) return err;
+  if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
+    return new UpstreamTransportError('timeout', 'upstream did not answer in time', { cause: err });
+  }
+  return new UpstreamTransportError('connection', `cannot reach upstream: ${(err as Error).message}`, { cause: err });
+}
+
+/** Lowercase name → first value, from undici's raw `[name, value, …]` buffers. */
+function headersOf(raw: Buffer[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (!(name in out)) out[name] = raw[i + 1]!.toString('latin1');
+  }
+  return out;
+}
+
+/**
+ * POSTs JSON upstream. The response promise rejects with `UpstreamTransportError`
+ * for timeouts, connection failures and aborts before the headers; after them,
+ * such failures reach the body's reader instead.
+ */
+export function sendUpstream(req: UpstreamRequest): UpstreamCallHandle {
+  const { origin, path } = splitUrl(req.url);
+  let abortUndici: ((reason: Error) => void) | undefined;
+  let pendingAbort: UpstreamTransportError | undefined;
+  let resume: (() => void) | undefined;
+  let settle!: { resolve: (r: UpstreamResponse) => void; reject: (e: Error) => void };
+  let body: UpstreamBody | undefined;
+  const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+
+  const handler: Dispatcher.DispatchHandler = {
+    onConnect(abort) {
+      abortUndici = abort as (reason: Error) => void;
+      if (pendingAbort) abort(pendingAbort);
+    },
+    onHeaders(statusCode, rawHeaders, resumeFn) {
+      resume = resumeFn;
+      body = new UpstreamBody();
+      body.onDrain = () => resume?.();
+      body.onDestroy = () => abortUndici?.(new UpstreamTransportError('aborted', 'response body discarded'));
+      settle.resolve({ status: statusCode, headers: headersOf(rawHeaders as unknown as Buffer[]), body });
+      return true;
+    },
+    onData(chunk) {
+      return body!.push(chunk);
+    },
+    onComplete() {
+      body?.end();
+    },
+    onError(err) {
+      const e = transportError(err);
+      if (body) body.fail(e);
+      else settle.reject(e);
+    },
+  };
+
+  agent.dispatch(
+    {
+      origin,
+      path,
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...req.headers },
       body: req.body,
-      signal: req.signal,
-      dispatcher: agent,
-      headersTimeout: req.headersTimeoutMs,
-      bodyTimeout: req.headersTimeoutMs,
-    });
-    return { status: res.statusCode, headers: res.headers, body: res.body as unknown as Readable };
-  } catch (err) {
-    if (req.signal.aborted) {
-      const reason = req.signal.reason instanceof UpstreamTransportError ? req.signal.reason.reason : 'aborted';
-      throw new UpstreamTransportError(reason, reason === 'timeout' ? 'upstream attempt timed out' : 'request aborted', { cause: err });
-    }
-    if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
-      throw new UpstreamTransportError('timeout', 'upstream did not answer in time', { cause: err });
-    }
-    throw new UpstreamTransportError('connection', `cannot reach upstream: ${(err as Error).message}`, { cause: err });
-  }
-}
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.timeoutMs,
+    },
+    handler,
+  );
 
-/** Reads a whole (small) body as text, at most `limit` bytes. */
-export async function readBody(body: Readable, limit = 32 * 1024 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buf.length;
-    if (size > limit) {
-      body.destroy();
-      throw new UpstreamTransportError('connection', `upstream response larger than ${limit} bytes`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Wraps in-memory bytes as an upstream body (used by the mock provider). */
-export function bodyFrom(iterable: AsyncIterable<string> | Iterable<string>): Readable {
-  return Readable.from(iterable, { objectMode: false });
+  return {
+    response,
+    abort(reason) {
+      if (abortUndici) abortUndici(reason);
+      else pendingAbort = reason;
+    },
+  };
 }

@@ -14,23 +14,25 @@ function invalid(message: string, param?: string): SluiceError {
   return new SluiceError('invalid_argument', message, { details: { param, code: 'invalid_request' } });
 }
 
-function depthOf(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (d > max) max = d;
-    if (max > limit) return max;
-    if (v && typeof v === 'object') for (const child of Object.values(v)) if (child && typeof child === 'object') stack.push([child, d + 1]);
+/** Whether `value` nests objects or arrays deeper than `limit` levels (stops at the first too-deep path). */
+function deeperThan(value: unknown, limit: number): boolean {
+  if (limit === 0) return true;
+  if (Array.isArray(value)) {
+    for (const child of value) if (child && typeof child === 'object' && deeperThan(child, limit - 1)) return true;
+    return false;
   }
-  return max;
+  for (const key in value as Record<string, unknown>) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child && typeof child === 'object' && deeperThan(child, limit - 1)) return true;
+  }
+  return false;
 }
 
 /** Parse: the body is a JSON object of the endpoint's shape, within the depth bound. */
 export function parseStage(ctx: ProxyContext): void {
   const body = ctx.body as unknown;
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('request body must be a JSON object');
-  if (depthOf(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalid(`request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (deeperThan(body, MAX_JSON_DEPTH)) throw invalid(`request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   const model = ctx.body.model;
   if (typeof model !== 'string' || model === '') throw invalid('you must provide a model parameter', 'model');
   ctx.requestedModel = model;
@@ -104,16 +106,17 @@ export function celContext(ctx: ProxyContext, model: string): CelContext {
 export function routeStage(ctx: ProxyContext): void {
   const gateway = ctx.gateway!;
   let model = ctx.requestedModel;
+  const cel = gateway.modelSelector || gateway.routes.length ? celContext(ctx, model) : undefined;
   if (gateway.modelSelector) {
-    const result = gateway.modelSelector.evaluate(celContext(ctx, model));
+    const result = gateway.modelSelector.evaluate(cel!);
     if (result.ok && typeof result.value === 'string' && result.value) model = result.value;
     ctx.celResults.model_selector = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
+    cel!.request.model = model;
   }
   ctx.selectedModel = model;
   if (gateway.routes.length) {
-    const cel = celContext(ctx, model);
     for (const route of gateway.routes) {
-      const result = route.condition ? route.condition.evaluate(cel) : { ok: true as const, value: true };
+      const result = route.condition ? route.condition.evaluate(cel!) : { ok: true as const, value: true };
       ctx.celResults[`route:${route.name}`] = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
       if (result.ok && result.value === true) {
         ctx.route = route;

@@ -21,7 +21,7 @@ import { callMock } from '../llm/providers/mock.js';
 import { formatSse, SseParser, type SseEvent } from '../llm/sse.js';
 import type { Translator, UpstreamError } from '../llm/translator.js';
 import { translatorFor } from '../llm/translators/index.js';
-import { readBody, sendUpstream, UpstreamTransportError, type UpstreamResponse } from '../llm/upstream-client.js';
+import { sendUpstream, UpstreamTransportError, type UpstreamCallHandle, type UpstreamResponse } from '../llm/upstream-client.js';
 import type { AttemptRecord, ProxyContext } from '../policy/context.js';
 
 /** Process-wide pool state shared by all requests. */
@@ -39,8 +39,7 @@ export interface ClientSink {
 }
 
 function headerValue(headers: UpstreamResponse['headers'], name: string): string | null {
-  const v = headers[name];
-  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+  return headers[name] ?? null;
 }
 
 function parseJson(text: string): unknown {
@@ -105,27 +104,39 @@ export function servedHeaders(ctx: ProxyContext): Record<string, string> {
 }
 
 /** Client headers that carry protocol options to an upstream of the same API (e.g. Claude Code's betas). */
-function passthroughHeaders(ctx: ProxyContext, provider: RuntimeProvider): Record<string, string> {
+function passthroughHeaders(ctx: ProxyContext, provider: RuntimeProvider): Record<string, string> | undefined {
   const beta = ctx.headers['anthropic-beta'];
-  return ctx.surface === 'anthropic-messages' && provider.kind === 'anthropic' && typeof beta === 'string' ? { 'anthropic-beta': beta } : {};
+  return ctx.surface === 'anthropic-messages' && provider.kind === 'anthropic' && typeof beta === 'string' ? { 'anthropic-beta': beta } : undefined;
 }
 
-async function send(
+/** Starts the upstream call of one attempt (the mock provider answers in-process). */
+function send(
   ctx: ProxyContext,
   provider: RuntimeProvider,
   translatorCall: ReturnType<Translator['request']>,
   credentialSecret: { id: string; secret: string } | undefined,
-  signal: AbortSignal,
   timeoutMs: number,
-): Promise<UpstreamResponse> {
-  if (provider.kind === 'mock') return callMock(provider, translatorCall, signal);
+): UpstreamCallHandle {
+  if (provider.kind === 'mock') {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new UpstreamTransportError('timeout', 'mock provider did not answer in time')), timeoutMs);
+    const response = callMock(provider, translatorCall, controller.signal).then(
+      (res) => (clearTimeout(timer), res),
+      (err: unknown) => {
+        clearTimeout(timer);
+        throw controller.signal.reason instanceof UpstreamTransportError ? controller.signal.reason : err;
+      },
+    );
+    return { response, abort: (reason) => controller.abort(reason) };
+  }
   const d = descriptorFor(provider.kind);
+  const beta = passthroughHeaders(ctx, provider);
+  const auth = d.headers(provider, credentialSecret);
   return sendUpstream({
     url: d.url(provider, translatorCall),
-    headers: { ...passthroughHeaders(ctx, provider), ...d.headers(provider, credentialSecret), ...translatorCall.headers },
+    headers: beta || translatorCall.headers ? { ...beta, ...auth, ...translatorCall.headers } : auth,
     body: JSON.stringify(translatorCall.body),
-    signal,
-    headersTimeoutMs: timeoutMs,
+    timeoutMs,
   });
 }
 
@@ -186,7 +197,7 @@ export async function forward(ctx: ProxyContext, sink: ClientSink, runtime: Pool
 /** Whether the client is still there, and the attempt to abort when it leaves. */
 interface ClientState {
   gone: boolean;
-  attempt?: AbortController;
+  attempt?: UpstreamCallHandle;
 }
 
 type AttemptResult =
@@ -213,11 +224,7 @@ async function attempt(
   const call = translator.request({ ...ctx.body }, { model: member.model, stream: ctx.stream, created: Math.floor(started / 1000) });
   const credential = runtime.credentials.next(provider.id, provider.credentials);
   const timeoutMs = pool.attemptTimeoutMs || provider.timeoutMs;
-  // One controller per attempt, aborted by the attempt timeout or by the client going away.
   if (client.gone) return { kind: 'done' };
-  const controller = new AbortController();
-  client.attempt = controller;
-  const timer = setTimeout(() => controller.abort(new UpstreamTransportError('timeout', 'attempt timed out')), timeoutMs);
   const record: AttemptRecord = { provider: member.provider, model: member.model, status: 0, latencyMs: 0 };
   ctx.attempts.push(record);
   const fallbackOr = (trigger: FallbackTrigger | undefined, error: SluiceError): AttemptResult =>
@@ -225,7 +232,10 @@ async function attempt(
   try {
     let res: UpstreamResponse;
     try {
-      res = await send(ctx, provider, call, credential, controller.signal, timeoutMs);
+      // The upstream's timeouts bound the wait for headers and each silence in the body; the client going away aborts it.
+      const handle = send(ctx, provider, call, credential, timeoutMs);
+      client.attempt = handle;
+      res = await handle.response;
     } catch (err) {
       record.latencyMs = Date.now() - started;
       if (client.gone) {
@@ -245,7 +255,7 @@ async function attempt(
     }
     record.status = res.status;
     if (res.status >= 400) {
-      const text = await readBody(res.body);
+      const text = await res.body.text();
       record.latencyMs = Date.now() - started;
       // The translator's status, not the raw one: Gemini reports a bad key as a 400.
       const upstreamError = translator.error(res.status, parseJson(text));
@@ -268,7 +278,7 @@ async function attempt(
     // Bodies are kept only when recording is on for this provider or gateway (src/observability/logs).
     ctx.responseCapture = provider.recordBodies || ctx.gateway?.recordBodies ? [] : undefined;
     if (!ctx.stream) {
-      const text = await readBody(res.body);
+      const text = await res.body.text();
       const parsed = parseJson(text);
       const translated = translator.response(parsed);
       record.latencyMs = Date.now() - started;
@@ -283,7 +293,7 @@ async function attempt(
       sink.raw.end(payload);
       return { kind: 'done' };
     }
-    const outcome = await pipeStream(ctx, sink, translator, res, controller.signal, () => runtime.health.recordSuccess(member.key, Date.now() - started));
+    const outcome = await pipeStream(ctx, sink, translator, res, () => runtime.health.recordSuccess(member.key, Date.now() - started));
     record.latencyMs = Date.now() - started;
     if (outcome === 'not_started') {
       // The upstream failed before the first byte reached the client: still free to fall back.
@@ -295,7 +305,6 @@ async function attempt(
     if (outcome === 'cut' && !ctx.clientAborted) runtime.health.recordFailure(member.key, 'connection_error');
     return { kind: 'done' };
   } finally {
-    clearTimeout(timer);
     client.attempt = undefined;
   }
 }
@@ -321,7 +330,6 @@ async function pipeStream(
   sink: ClientSink,
   translator: Translator,
   res: UpstreamResponse,
-  signal: AbortSignal,
   onFirstByte: () => void,
 ): Promise<'not_started' | 'complete' | 'cut'> {
   const parser = new SseParser();
@@ -352,7 +360,7 @@ async function pipeStream(
     return 'complete';
   } catch (err) {
     ctx.usage = translator.usage();
-    if (ctx.clientAborted || signal.aborted) {
+    if (ctx.clientAborted) {
       res.body.destroy();
       if (!sink.raw.destroyed) sink.raw.destroy();
       return 'cut';

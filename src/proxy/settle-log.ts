@@ -8,7 +8,10 @@ import type { ProxyContext } from '../policy/context.js';
 
 /** A settle hook writing to `log` (never throws). */
 export function settleLog(log: FastifyBaseLogger): (ctx: ProxyContext) => void {
+  // pino's loggers answer isLevelEnabled; skip building the record when info is off.
+  const enabled = () => (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true;
   return (ctx) => {
+    if (!enabled()) return;
     try {
       log.info(
         {

@@ -4,7 +4,7 @@
  * values, so a fast hash is enough (no password stretching needed), and the
  * lookup by hash is an indexed equality. The final comparison is constant-time.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
 /** The secret families, by their public prefix. */
 export const SECRET_PREFIX = {
@@ -36,7 +36,7 @@ export function generateSecret(kind: SecretKind): string {
 
 /** Hex SHA-256 of a secret, as stored. */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time check that `secret` hashes to `storedHash`. */
