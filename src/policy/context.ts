@@ -25,6 +25,8 @@ export interface AttemptRecord {
   /** Why the next attempt was made (`rate_limited`, `server_error`, `timeout`, `connection_error`, `circuit_open`). */
   fallbackReason?: string;
   latencyMs: number;
+  /** Epoch ms when the attempt started (for trace spans). */
+  startedAt?: number;
 }
 
 /** What one rate or spend limit decided for a request (recorded in the request log). */

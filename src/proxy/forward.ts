@@ -225,7 +225,7 @@ async function attempt(
   const credential = runtime.credentials.next(provider.id, provider.credentials);
   const timeoutMs = pool.attemptTimeoutMs || provider.timeoutMs;
   if (client.gone) return { kind: 'done' };
-  const record: AttemptRecord = { provider: member.provider, model: member.model, status: 0, latencyMs: 0 };
+  const record: AttemptRecord = { provider: member.provider, model: member.model, status: 0, latencyMs: 0, startedAt: started };
   ctx.attempts.push(record);
   const fallbackOr = (trigger: FallbackTrigger | undefined, error: SluiceError): AttemptResult =>
     trigger && shouldFallBack(pool, trigger) ? { kind: 'fallback', trigger, error, record } : { kind: 'fail', error };
