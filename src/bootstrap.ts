@@ -20,8 +20,8 @@ import { SnapshotStore } from './config/snapshot-store.js';
 import type { PipelineHooks } from './policy/pipeline.js';
 import { createMemoryCounterStore, createRedisCounterStore, type CounterStore } from './policy/counters/index.js';
 import { createLimitHooks, throttled } from './policy/limits/index.js';
-import { settleLog } from './proxy/settle-log.js';
 import type { ProxyContext } from './policy/context.js';
+import { createLogPlane, defaultSpillDir, type LogPlane } from './observability/logs/index.js';
 
 /** How long start-up waits for Redis before serving anyway (limits then follow `on_store_failure`). */
 const REDIS_READY_TIMEOUT_MS = 1000;
@@ -35,7 +35,9 @@ export interface Sluice {
   snapshots: SnapshotStore;
   /** The rate-limit and budget counters the pipeline uses. */
   counters: CounterStore;
-  /** Closes the HTTP server, then the counters, then the database. */
+  /** The request log and MCP call log pipeline. */
+  logs: LogPlane;
+  /** Closes the HTTP server, then flushes the logs, then closes the counters and the database. */
   close(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startSluice(
 ): Promise<Sluice> {
   const orm: Orm = await openOrm(env.database);
   let counters: CounterStore | undefined;
+  let logs: LogPlane | undefined;
   try {
     const applied = await migrate(orm);
     if (applied.length) announce(`database: applied migrations ${applied.join(', ')}`);
@@ -116,6 +119,16 @@ export async function startSluice(
     let appLog: FastifyBaseLogger | undefined;
     const store = (counters = await openCounters(env, announce, () => appLog, options.now));
     deps.counters = store;
+    const logPlane = (logs = createLogPlane({
+      orm,
+      spillDir: env.logSpillDir ?? defaultSpillDir(env.dataDir),
+      retentionDays: env.logRetentionDays,
+      onEvent: (e) => {
+        const log = appLog;
+        if (log) log.warn({ event: e }, `request log: ${e.kind}`);
+        else announce(`request log: ${e.kind}`);
+      },
+    }));
     const app = await buildApp({
       deps,
       snapshots,
@@ -123,7 +136,7 @@ export async function startSluice(
       hooks: (log) => {
         appLog = log;
         // Observers of every settled request, in order; each must not throw or block.
-        const observers: ((ctx: ProxyContext) => void)[] = [hooks?.settle ?? settleLog(log)];
+        const observers: ((ctx: ProxyContext) => void)[] = [hooks?.settle ?? logPlane.observe];
         const limits = createLimitHooks({ store, log, now: options.now, next: (ctx) => { for (const observe of observers) observe(ctx); } });
         return { rateLimit: hooks?.rateLimit ?? limits.rateLimit, spendLimit: hooks?.spendLimit ?? limits.spendLimit, settle: limits.settle };
       },
@@ -133,14 +146,18 @@ export async function startSluice(
       deps,
       snapshots,
       counters: store,
+      logs: logPlane,
       async close() {
         await snapshots.stop();
         await app.close();
+        // After the server: every in-flight request has settled into the log by now.
+        await logPlane.close();
         await store.close();
         await orm.close(true);
       },
     };
   } catch (err) {
+    await logs?.close();
     await counters?.close();
     await orm.close(true);
     throw err;

@@ -17,6 +17,10 @@ export interface EnvConfig {
   demo: 'auto' | 'off';
   /** `REDIS_URL`: rate and spend counters shared by every replica; unset keeps them in this process. */
   redisUrl?: string;
+  /** `SLUICE_LOG_SPILL_DIR`: where request logs wait while the database is unreachable; default `<data dir>/log-spill`. */
+  logSpillDir?: string;
+  /** `SLUICE_LOG_RETENTION_DAYS`: days logs are kept in workspaces whose `log_retention_days` is 0; default 30. */
+  logRetentionDays?: number;
 }
 
 export class EnvConfigError extends Error {
@@ -45,6 +49,8 @@ export function readEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const demo = (env.SLUICE_DEMO ?? 'auto') as EnvConfig['demo'];
   if (demo !== 'auto' && demo !== 'off') problems.push('SLUICE_DEMO: "auto" or "off"');
   if (env.REDIS_URL && !/^rediss?:\/\/[^/]/.test(env.REDIS_URL)) problems.push('REDIS_URL: must start with redis:// or rediss://');
+  const retention = env.SLUICE_LOG_RETENTION_DAYS === undefined ? undefined : Number(env.SLUICE_LOG_RETENTION_DAYS);
+  if (retention !== undefined && (!Number.isInteger(retention) || retention < 1 || retention > 3650)) problems.push('SLUICE_LOG_RETENTION_DAYS: an integer 1-3650');
   if (env.SLUICE_ADMIN_TOKEN && env.SLUICE_ADMIN_TOKEN.length < 16) problems.push('SLUICE_ADMIN_TOKEN: at least 16 characters');
   if (problems.length) throw new EnvConfigError(problems);
   return {
@@ -57,5 +63,7 @@ export function readEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     logLevel,
     demo,
     redisUrl: env.REDIS_URL || undefined,
+    logSpillDir: env.SLUICE_LOG_SPILL_DIR ? resolve(env.SLUICE_LOG_SPILL_DIR) : undefined,
+    logRetentionDays: retention,
   };
 }

@@ -69,7 +69,7 @@ import type { DomainService } from './service-kit.js';
 import { containsText, listById, mutate, read, ts, type ServiceDeps } from './store.js';
 import { maskPaths, Violations } from './validation.js';
 
-const GATEWAY_MUTABLE = ['description', 'tags', 'models', 'model_selector', 'mcp'] as const;
+const GATEWAY_MUTABLE = ['description', 'tags', 'models', 'model_selector', 'mcp', 'record_bodies'] as const;
 const ROUTE_MUTABLE = ['priority', 'condition', 'pool', 'fallbacks', 'enabled'] as const;
 const RATE_LIMIT_MUTABLE = ['unit', 'limit', 'window', 'burst', 'scope', 'on_store_failure'] as const;
 const SPEND_LIMIT_MUTABLE = ['amount_micros', 'period', 'enforcement', 'warn_at', 'scope', 'on_store_failure'] as const;
@@ -142,6 +142,7 @@ export function toGateway(row: GatewayRow): Gateway {
     tags: [...row.tags],
     models: [...row.models],
     modelSelector: row.modelSelector,
+    recordBodies: row.recordBodies,
     mcp: {
       deferLoading: row.mcp.deferLoading,
       blockedTools: [...row.mcp.blockedTools],
@@ -348,6 +349,7 @@ function gatewayColumns(g: Gateway, paths: ReadonlySet<string>): Partial<Gateway
   if (paths.has('tags')) out.tags = [...g.tags];
   if (paths.has('models')) out.models = [...g.models];
   if (paths.has('model_selector')) out.modelSelector = g.modelSelector;
+  if (paths.has('record_bodies')) out.recordBodies = g.recordBodies;
   if (paths.has('mcp')) {
     out.mcp = {
       deferLoading: g.mcp?.deferLoading ?? false,

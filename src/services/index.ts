@@ -11,7 +11,7 @@ import { ProviderService } from '../gen/sluice/v1/provider_pb.js';
 import { WorkspaceService } from '../gen/sluice/v1/workspace_pb.js';
 import { createApiKeyService } from './api-key-service.js';
 import { createGatewayService } from './gateway-service.js';
-import { createLogService } from './observability-service.js';
+import { createLogService } from './log-service.js';
 import { createMetricsService } from './metrics-service.js';
 import { createMcpServerService } from './mcp-server-service.js';
 import { createProviderService } from './provider-service.js';
