@@ -24,6 +24,7 @@ import { PoolSelector } from './llm/pool/select.js';
 import type { PipelineHooks } from './policy/pipeline.js';
 import { proxyRoutes } from './proxy/routes.js';
 import { registerMcpRoutes } from './mcp/index.js';
+import type { McpCallSink } from './observability/records.js';
 import { settleLog } from './proxy/settle-log.js';
 
 export interface AppOptions {
@@ -35,6 +36,8 @@ export interface AppOptions {
    * log each settled request.
    */
   hooks?: PipelineHooks | ((log: FastifyBaseLogger) => PipelineHooks);
+  /** Receives one record per MCP tool call (the MCP call log). */
+  mcpCalls?: McpCallSink;
 }
 
 /** Builds the app (not listening). The caller owns `deps` and closes them after the app. */
@@ -84,7 +87,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     hooks: typeof options.hooks === 'function' ? options.hooks(app.log) : (options.hooks ?? { settle: settleLog(app.log) }),
   });
   // MCP sits in its own scope, outside the Connect and tRPC body parsers.
-  await registerMcpRoutes(app, { snapshots: options.snapshots, orm: deps.orm, secrets: deps.secrets });
+  await registerMcpRoutes(app, {
+    snapshots: options.snapshots,
+    orm: deps.orm,
+    secrets: deps.secrets,
+    ...(deps.counters ? { counters: deps.counters } : {}),
+    ...(options.mcpCalls ? { onCall: options.mcpCalls } : {}),
+  });
 
   return app;
 }

@@ -40,6 +40,10 @@ import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { SluiceError } from '../errors.js';
 import type { GatewayMcp, UpstreamServer } from './config.js';
 import { RpcCode, rpcError, RpcError } from './errors.js';
+import { jsonResult, ORCHESTRATOR, ORCHESTRATOR_TOOL, orchestratorArgs, SEARCH_TOOLS, SEARCH_TOOLS_TOOL, searchArgs, toolError } from './gateway-tools.js';
+import { GATEWAY_SERVER, type Governor, type McpIdentity } from './governance.js';
+import { ToolCallError, type Sandbox } from './orchestrator/sandbox.js';
+import type { IndexedTool, ToolIndexCache } from './search.js';
 import { mayBelongTo, exposedName } from './naming.js';
 import type { McpLogger, RetryPolicy, UpstreamPool } from './pool.js';
 import type { ListKind, UpstreamLists, UpstreamSession } from './upstream.js';
@@ -96,6 +100,17 @@ export interface Caller {
   /** The caller's credential, sent upstream to servers with `forward` auth. */
   token: string;
   seenUris: SeenUris;
+  /** The key and gateway as the runtime snapshot has them (authorization, rate limits, records). */
+  identity: McpIdentity;
+  /** The session's `x-sluice-mcp-deferred` choice, when the client sent one: overrides the gateway default. */
+  deferred?: boolean;
+}
+
+/** Process-wide services the gateway view uses. */
+export interface ViewServices {
+  governor: Governor;
+  sandbox: Sandbox;
+  search: ToolIndexCache;
 }
 
 /** A request's cancellation and its progress sink. */
@@ -140,42 +155,149 @@ export class GatewayView {
     private readonly pool: UpstreamPool,
     private readonly caller: Caller,
     private readonly logger: McpLogger,
+    private readonly services: ViewServices,
   ) {}
 
   private get servers(): readonly UpstreamServer[] {
     return this.caller.gateway.servers;
   }
 
-  /** `tools/list`: every visible, unblocked tool. */
-  async listTools(signal: AbortSignal): Promise<ListToolsResult> {
-    const collected = await this.collect('tools', this.servers, signal);
-    const tools: Tool[] = [];
+  /**
+   * Whether `server`'s tools are left out of `tools/list` (found with
+   * search_tools instead): its own `enabled`/`disabled` setting, else the
+   * client's header, else the gateway default.
+   */
+  isDeferred(server: UpstreamServer): boolean {
+    if (server.deferLoading !== 'inherit') return server.deferLoading === 'enabled';
+    return this.caller.deferred ?? this.caller.gateway.deferLoading;
+  }
+
+  /** Whether the session offers search_tools and orchestrator: some server is deferred. */
+  get deferring(): boolean {
+    return this.servers.some((s) => this.isDeferred(s));
+  }
+
+  /** Whether the caller may see and call `tool` of `server`: not blocked, and allowed by the authorization rule. */
+  private visible(server: UpstreamServer, tool: string): boolean {
+    return !this.caller.gateway.isBlocked(server, tool) && this.services.governor.allows(this.caller.gateway, this.caller.identity, server.name, tool);
+  }
+
+  /** Every tool the caller may call (deferred servers included), as exposed, with the upstream lists they came from. */
+  private async visibleTools(servers: readonly UpstreamServer[], signal: AbortSignal): Promise<{ entries: IndexedTool[]; lists: object[]; skipped: SkippedItem[]; collected: Collected<'tools'> }> {
+    const collected = await this.collect('tools', servers, signal);
+    const entries: IndexedTool[] = [];
     const skipped: SkippedItem[] = [];
     const names = new Set<string>();
     for (const { server, items } of collected.lists) {
       for (const tool of items) {
-        if (this.caller.gateway.isBlocked(server, tool.name)) continue;
+        if (!this.visible(server, tool.name)) continue;
         const name = this.uniqueName(server, tool.name, names, skipped);
-        if (name) tools.push({ ...tool, name, _meta: { ...tool._meta, [META_SERVER]: server.name, [META_UPSTREAM_NAME]: tool.name } });
+        if (name) entries.push({ server: server.name, tool: { ...tool, name, _meta: { ...tool._meta, [META_SERVER]: server.name, [META_UPSTREAM_NAME]: tool.name } } });
       }
     }
-    return { tools, ...listMeta(this.problems(collected), skipped) };
+    return { entries, lists: collected.lists.map((l) => l.items), skipped, collected };
   }
 
-  /** `tools/call`, routed to the owning server under the tool's upstream name. */
+  /**
+   * `tools/list`: every visible tool of the servers that are not deferred;
+   * with any server deferred, search_tools and orchestrator first.
+   */
+  async listTools(signal: AbortSignal): Promise<ListToolsResult> {
+    const loaded = this.servers.filter((s) => !this.isDeferred(s));
+    const { entries, skipped, collected } = await this.visibleTools(loaded, signal);
+    const own = this.deferring ? this.gatewayTools() : [];
+    return { tools: [...own, ...entries.map((e) => e.tool)], ...listMeta(this.problems(collected), skipped) };
+  }
+
+  /** The gateway tools the authorization rule lets this caller see. */
+  private gatewayTools(): Tool[] {
+    return [SEARCH_TOOLS_TOOL, ORCHESTRATOR_TOOL].filter((t) => this.services.governor.allows(this.caller.gateway, this.caller.identity, GATEWAY_SERVER, t.name));
+  }
+
+  /** `tools/call`: a gateway tool, or an upstream tool routed to its server; governed and recorded either way. */
   async callTool(params: CallToolRequest['params'], options: CallOptions): Promise<CallToolResult> {
-    const found = await this.resolve('tools', params.name, options.signal, (server, tool) => !this.caller.gateway.isBlocked(server, tool.name));
-    if (!found.allowed) {
-      throw rpcError(RpcCode.forbidden, 'permission_denied', `tool "${params.name}" is blocked on this gateway`, { code: 'tool_blocked', tool: params.name });
+    const { governor } = this.services;
+    if ((params.name === SEARCH_TOOLS || params.name === ORCHESTRATOR) && this.deferring) {
+      const call = { server: GATEWAY_SERVER, tool: params.name, input: params.arguments ?? {} };
+      return governor.run(this.caller.gateway, this.caller.identity, call, (id) =>
+        params.name === SEARCH_TOOLS ? this.searchTools(params.arguments, options.signal) : this.orchestrate(params.arguments, options.signal, id),
+      );
+    }
+    return this.callUpstream(params.name, params.arguments, withoutProgressToken(params._meta), options);
+  }
+
+  /** One upstream tool call under the gateway's rules; `parentId` marks calls an orchestrator makes. */
+  private async callUpstream(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: CallOptions, parentId?: string): Promise<CallToolResult> {
+    const { governor } = this.services;
+    const attempt = { server: name.includes('__') ? name.slice(0, name.indexOf('__')) : '', tool: name, input: args ?? {}, ...(parentId ? { parentId } : {}) };
+    let found;
+    try {
+      found = await this.resolve('tools', name, options.signal, (server, tool) => !this.caller.gateway.isBlocked(server, tool.name));
+      if (!found.allowed) throw rpcError(RpcCode.forbidden, 'permission_denied', `tool "${name}" is blocked on this gateway`, { code: 'tool_blocked', tool: name });
+    } catch (err) {
+      governor.recordFailure(this.caller.identity, found ? { ...attempt, server: found.server.name, tool: found.item.name } : attempt, err);
+      throw err;
     }
     const { server, item: tool } = found;
-    const meta = withoutProgressToken(params._meta);
-    const request = { method: 'tools/call' as const, params: { name: tool.name, ...(params.arguments ? { arguments: params.arguments } : {}), ...(meta ? { _meta: meta } : {}) } };
-    const result = await this.onServer(server, options.signal, 'session_lost', (session, signal) =>
-      session.request(request, CallToolResultSchema, `tools/call "${tool.name}"`, { signal, ...(options.progress ? { onprogress: options.progress } : {}) }),
-    );
-    this.noteUris(server, result.content);
-    return result;
+    const request = { method: 'tools/call' as const, params: { name: tool.name, ...(args ? { arguments: args } : {}), ...(meta ? { _meta: meta } : {}) } };
+    return governor.run(this.caller.gateway, this.caller.identity, { ...attempt, server: server.name, tool: tool.name }, async () => {
+      const result = await this.onServer(server, options.signal, 'session_lost', (session, signal) =>
+        session.request(request, CallToolResultSchema, `tools/call "${tool.name}"`, { signal, ...(options.progress ? { onprogress: options.progress } : {}) }),
+      );
+      this.noteUris(server, result.content);
+      return result;
+    });
+  }
+
+  /** `search_tools`: ranked definitions from every visible tool; the index is rebuilt only when a list changed. */
+  private async searchTools(raw: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+    const args = searchArgs(raw);
+    if (typeof args === 'string') return toolError(`search_tools: ${args}`, 'invalid_arguments');
+    const { entries, lists } = await this.visibleTools(this.servers, signal);
+    // What a key sees depends on the key only when an authorization rule exists.
+    const cacheId = `${this.caller.gateway.gatewayId}|${this.caller.gateway.fingerprint}|${this.caller.gateway.authorization ? this.caller.identity.key.id : ''}`;
+    const index = this.services.search.get(cacheId, lists, () => entries);
+    let hits;
+    try {
+      hits = args.mode === 'regex' ? index.regex(args.query, args) : index.query(args.query, args);
+    } catch (err) {
+      return toolError(`search_tools: ${err instanceof Error ? err.message : String(err)}`, 'invalid_pattern');
+    }
+    const tools = hits.map(({ tool, server, score }) => ({
+      name: tool.name,
+      server,
+      score,
+      ...(tool.title ? { title: tool.title } : {}),
+      ...(tool.description ? { description: tool.description } : {}),
+      inputSchema: tool.inputSchema,
+      ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}),
+      ...(tool.annotations ? { annotations: tool.annotations } : {}),
+    }));
+    return jsonResult({ tools });
+  }
+
+  /** `orchestrator`: runs the workflow in the sandbox; its tool calls go through `callUpstream`. */
+  private async orchestrate(raw: Record<string, unknown> | undefined, signal: AbortSignal, recordId: string): Promise<CallToolResult> {
+    const args = orchestratorArgs(raw);
+    if (typeof args === 'string') return toolError(`orchestrator: ${args}`, 'invalid_arguments');
+    const { entries } = await this.visibleTools(this.servers, signal);
+    const outcome = await this.services.sandbox.run({
+      source: args.workflow,
+      context: args.context,
+      tools: entries.map((e) => e.tool.name),
+      signal,
+      call: async (tool, toolArgs, callSignal) => {
+        try {
+          return await this.callUpstream(tool, toolArgs, undefined, { signal: AbortSignal.any([signal, callSignal]) }, recordId);
+        } catch (err) {
+          const data = err instanceof RpcError ? (err.data as { code?: unknown } | undefined) : undefined;
+          const code = typeof data?.code === 'string' ? data.code : err instanceof SluiceError ? (err.details.code ?? err.kind) : 'tool_failed';
+          throw new ToolCallError(err instanceof Error ? err.message : 'tool call failed', code);
+        }
+      },
+    });
+    if (outcome.ok) return { ...jsonResult(JSON.parse(outcome.json), outcome.json), _meta: { 'sluice/tool-calls': outcome.toolCalls, 'sluice/ms': outcome.ms } };
+    return toolError(`orchestrator: ${outcome.code}: ${outcome.message}`, outcome.code);
   }
 
   /** `prompts/list`. */

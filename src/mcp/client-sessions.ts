@@ -11,6 +11,7 @@
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { McpIdentity } from './governance.js';
 
 /** One client session. */
 export interface ClientSession {
@@ -23,6 +24,8 @@ export interface ClientSession {
   lastSeen: number;
   /** HTTP responses of this session still open (a notification stream, a streaming POST). */
   open: number;
+  /** The caller as of the session's latest request (key metadata and gateway settings can change). */
+  identity: { current: McpIdentity };
 }
 
 /** Session limits. */

@@ -7,7 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import { GatewayEntity, McpServerEntity, type McpServerRow } from '../db/entities.js';
+import { GatewayEntity, McpServerEntity, type McpRateLimitDoc, type McpServerRow } from '../db/entities.js';
+import { CelCompileError, compileCel, type CompiledCel, type McpCelContext } from '../policy/cel.js';
+import type { FailureMode } from '../policy/counters/index.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { createToolBlocker, type ToolBlocker } from './blocked.js';
 
@@ -16,6 +18,19 @@ export type UpstreamTransport = 'streamable_http' | 'sse' | 'stdio';
 
 /** How the gateway authenticates to an upstream server (HTTP transports only). */
 export type UpstreamAuth = { mode: 'none' } | { mode: 'static'; secret: string } | { mode: 'forward' };
+
+/** A server's deferred-loading override: `inherit` follows the session's default. */
+export type DeferMode = 'inherit' | 'enabled' | 'disabled';
+
+/** A cap on tool calls of a gateway, counted per gateway or per API key. */
+export interface McpRateLimit {
+  /** Counter key prefix: changes when the limit changes, so a new limit starts a new counter. */
+  id: string;
+  scope: 'gateway' | 'key';
+  limit: number;
+  windowMs: number;
+  onStoreFailure: FailureMode;
+}
 
 /** One upstream MCP server as the runtime uses it. Immutable. */
 export interface UpstreamServer {
@@ -34,6 +49,7 @@ export interface UpstreamServer {
   auth: UpstreamAuth;
   /** Globs over the server's own tool names (`*` wildcards). */
   blockedTools: readonly string[];
+  deferLoading: DeferMode;
   /** Digest of everything that shapes the connection: a change opens fresh upstream sessions. */
   fingerprint: string;
   /** Why the server cannot be used (undecryptable secret, unknown transport); its items drop out with this error. */
@@ -49,6 +65,13 @@ export interface GatewayMcp {
   isBlocked: ToolBlocker;
   /** Approved, enabled servers in byte order of their names. */
   servers: readonly UpstreamServer[];
+  /** The gateway's deferred-loading default (a client may override it with `x-sluice-mcp-deferred`). */
+  deferLoading: boolean;
+  /** The compiled `mcp.authorization` rule; absent when none is set. */
+  authorization?: CompiledCel<boolean, McpCelContext>;
+  /** Why a stored rule does not compile: every call is then refused (fail closed). */
+  authorizationProblem?: string;
+  rateLimits: readonly McpRateLimit[];
   /** Digest of what clients can see; changes when the gateway's MCP config changes. */
   fingerprint: string;
 }
@@ -66,7 +89,7 @@ const TRANSPORTS: ReadonlySet<string> = new Set<UpstreamTransport>(['streamable_
 
 /** The view of a gateway without MCP configuration. */
 export function emptyGatewayMcp(gatewayId: string): GatewayMcp {
-  return { gatewayId, blockedTools: [], isBlocked: createToolBlocker([]), servers: [], fingerprint: '' };
+  return { gatewayId, blockedTools: [], isBlocked: createToolBlocker([]), servers: [], deferLoading: false, rateLimits: [], fingerprint: '' };
 }
 
 function digest(value: unknown): string {
@@ -110,6 +133,7 @@ function toUpstreamServer(row: McpServerRow, secrets: SecretBox): UpstreamServer
     timeoutMs: row.timeoutMs > 0 ? row.timeoutMs : DEFAULT_TIMEOUT_MS,
     auth,
     blockedTools: [...row.blockedTools],
+    deferLoading: row.deferLoading === 'enabled' || row.deferLoading === 'disabled' ? row.deferLoading : 'inherit',
     ...(problems.length ? { problem: `MCP server "${row.name}": ${problems.join('; ')}` } : {}),
   };
   const { transport, url, command, args, timeoutMs } = server;
@@ -134,7 +158,40 @@ export async function loadMcpCatalog(em: EntityManager, secrets: SecretBox, vers
     const servers = (serversByGateway.get(g.id) ?? []).sort(byName);
     const blockedTools = [...(g.mcp?.blockedTools ?? [])];
     if (!servers.length && !blockedTools.length) continue;
-    views.set(g.id, { gatewayId: g.id, blockedTools, isBlocked: createToolBlocker(blockedTools), servers, fingerprint: digest([blockedTools, servers.map((s) => [s.id, s.name, s.fingerprint, s.blockedTools, s.problem])]) });
+    const source = g.mcp?.authorization ?? '';
+    const rule = compileAuthorization(source);
+    const rateLimits = (g.mcp?.rateLimits ?? []).flatMap((doc) => toRateLimit(doc));
+    const deferLoading = g.mcp?.deferLoading ?? false;
+    views.set(g.id, {
+      gatewayId: g.id,
+      blockedTools,
+      isBlocked: createToolBlocker(blockedTools),
+      servers,
+      deferLoading,
+      ...rule,
+      rateLimits,
+      fingerprint: digest([blockedTools, deferLoading, source, servers.map((s) => [s.id, s.name, s.fingerprint, s.blockedTools, s.deferLoading, s.problem])]),
+    });
   }
   return { version, gateways: views };
+}
+
+const WINDOW_MS: Record<string, number> = { second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** A stored rate limit in runtime form; one the runtime cannot enforce (unknown window or scope) is dropped. */
+function toRateLimit(doc: McpRateLimitDoc): McpRateLimit[] {
+  const windowMs = WINDOW_MS[doc.window];
+  if (windowMs === undefined || (doc.scope !== 'gateway' && doc.scope !== 'key') || !Number.isSafeInteger(doc.limit) || doc.limit < 1) return [];
+  return [{ id: digest([doc.scope, doc.limit, doc.window]).slice(0, 12), scope: doc.scope, limit: doc.limit, windowMs, onStoreFailure: doc.onStoreFailure === 'fail_closed' ? 'fail_closed' : 'fail_open' }];
+}
+
+/** Compiles the authorization rule once per config change. */
+function compileAuthorization(source: string): Pick<GatewayMcp, 'authorization' | 'authorizationProblem'> {
+  if (!source.trim()) return {};
+  try {
+    return { authorization: compileCel(source, 'bool', 'mcp') };
+  } catch (err) {
+    if (err instanceof CelCompileError) return { authorizationProblem: `mcp.authorization does not compile: ${err.message}` };
+    throw err;
+  }
 }

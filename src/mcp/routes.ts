@@ -16,11 +16,14 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 import type { Orm } from '../db/orm.js';
 import { toSluiceError } from '../errors.js';
+import type { McpCallSink } from '../observability/records.js';
+import type { CounterStore } from '../policy/counters/index.js';
 import { httpStatusOf } from '../proxy/envelopes.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { authenticateMcp, type McpCaller } from './auth.js';
 import type { ClientSession } from './client-sessions.js';
 import { errorResponse, RpcCode, sluiceErrorResponse } from './errors.js';
+import type { SandboxOptions } from './orchestrator/sandbox.js';
 import { McpRuntime, type McpLimits } from './runtime.js';
 
 /** What the MCP routes need. */
@@ -32,6 +35,23 @@ export interface McpRoutesOptions {
   /** Opens the stored stdio environments and static upstream secrets. */
   secrets: SecretBox;
   limits?: Partial<McpLimits>;
+  /** The process's rate-limit counter store (memory or Redis), for `mcp.rate_limits`. */
+  counters?: CounterStore;
+  /** Receives one `McpCallRecord` per `tools/call` and per tool call an orchestrator workflow makes. */
+  onCall?: McpCallSink;
+  /** Orchestrator sandbox settings. */
+  sandbox?: Partial<SandboxOptions>;
+}
+
+/** The client header choosing deferred loading for a session (read at `initialize`). */
+export const DEFERRED_HEADER = 'x-sluice-mcp-deferred';
+
+/** `true`/`1`/`yes` → true, `false`/`0`/`no` → false, anything else → the gateway default. */
+function deferredChoice(value: string | string[] | undefined): boolean | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  return undefined;
 }
 
 type Params = { gateway?: string };
@@ -52,7 +72,15 @@ function isInitialize(body: unknown): boolean {
  * close), then upstream sessions and stdio children.
  */
 export async function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOptions): Promise<McpRuntime> {
-  const runtime = new McpRuntime({ orm: opts.orm, secrets: opts.secrets, logger: app.log, limits: opts.limits });
+  const runtime = new McpRuntime({
+    orm: opts.orm,
+    secrets: opts.secrets,
+    logger: app.log,
+    limits: opts.limits,
+    ...(opts.counters ? { counters: opts.counters } : {}),
+    ...(opts.onCall ? { onCall: opts.onCall } : {}),
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
+  });
   // Client sessions hold SSE responses open, and the HTTP server only closes once they end: end them
   // before it closes (preClose), and the upstream sessions after the last request finished (onClose).
   app.addHook('preClose', async () => runtime.sessions.closeAll());
@@ -100,6 +128,7 @@ export async function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOpt
       if (!session || session.keyId !== caller.key.id || session.gatewayId !== caller.gateway.id) {
         return reply.code(404).send(errorResponse(id, RpcCode.sessionNotFound, 'Session not found', { kind: 'not_found', code: 'session_not_found' }));
       }
+      session.identity.current = { key: caller.key, gateway: caller.gateway };
       return serve(req, reply, session.transport, session);
     }
     if (req.method !== 'POST' || !isInitialize(req.body)) {
@@ -113,7 +142,14 @@ export async function registerMcpRoutes(app: FastifyInstance, opts: McpRoutesOpt
         .header('retry-after', '5')
         .send(errorResponse(id, RpcCode.serverError, 'too many MCP sessions; retry later', { kind: 'resource_exhausted', code: 'too_many_sessions' }));
     }
-    const transport = await runtime.openSession({ keyId: caller.key.id, gatewayId: caller.gateway.id, secret: caller.secret });
+    const deferred = deferredChoice(req.headers[DEFERRED_HEADER]);
+    const transport = await runtime.openSession({
+      keyId: caller.key.id,
+      gatewayId: caller.gateway.id,
+      secret: caller.secret,
+      identity: { key: caller.key, gateway: caller.gateway },
+      ...(deferred !== undefined ? { deferred } : {}),
+    });
     await serve(req, reply, transport);
     // The transport refused the initialize (e.g. a wrong Accept header): nothing was registered.
     if (!transport.sessionId) await transport.close();

@@ -13,11 +13,16 @@ import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Orm } from '../db/orm.js';
 import { SluiceError } from '../errors.js';
+import type { McpCallSink } from '../observability/records.js';
+import type { CounterStore } from '../policy/counters/index.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { SeenUris } from './aggregate.js';
 import { ClientSessions, type ClientSession } from './client-sessions.js';
 import { emptyGatewayMcp, loadMcpCatalog, type GatewayMcp, type McpCatalog } from './config.js';
 import { UpstreamPool, type McpLogger } from './pool.js';
+import { Governor, type McpIdentity } from './governance.js';
+import { Sandbox, type SandboxOptions } from './orchestrator/sandbox.js';
+import { ToolIndexCache } from './search.js';
 import { createSessionServer } from './session-server.js';
 import type { ListKind } from './upstream.js';
 
@@ -61,6 +66,12 @@ export interface McpRuntimeOptions {
   secrets: SecretBox;
   logger: McpLogger;
   limits?: Partial<McpLimits>;
+  /** Rate-limit counters (the process's shared store); without one MCP rate limits are not enforced. */
+  counters?: CounterStore;
+  /** Receives one record per tool call. */
+  onCall?: McpCallSink;
+  /** Orchestrator sandbox settings (workers, limits). */
+  sandbox?: Partial<SandboxOptions>;
 }
 
 const LIST_CHANGED: Record<ListKind, 'sendToolListChanged' | 'sendResourceListChanged' | 'sendPromptListChanged'> = {
@@ -75,6 +86,9 @@ export class McpRuntime {
   readonly limits: McpLimits;
   readonly pool: UpstreamPool;
   readonly sessions: ClientSessions;
+  readonly governor: Governor;
+  readonly sandbox: Sandbox;
+  readonly search = new ToolIndexCache();
   private catalog: McpCatalog | undefined;
   private loading: Promise<void> | undefined;
   private failedAt = 0;
@@ -89,6 +103,8 @@ export class McpRuntime {
       logger: options.logger,
       onListChanged: (server, kinds) => this.notifyListChanged(server.gatewayId, kinds),
     });
+    this.governor = new Governor({ logger: options.logger, ...(options.counters ? { counters: options.counters } : {}), ...(options.onCall ? { onCall: options.onCall } : {}) });
+    this.sandbox = new Sandbox(options.sandbox);
     this.sessions = new ClientSessions({ maxSessions: this.limits.maxSessions, maxSessionsPerKey: this.limits.maxSessionsPerKey, idleMs: this.limits.sessionIdleMs });
   }
 
@@ -111,18 +127,22 @@ export class McpRuntime {
    * A new session's transport, connected to its server. The session is
    * registered when the transport assigns its id (while handling `initialize`).
    */
-  async openSession(caller: { keyId: string; gatewayId: string; secret: string }): Promise<StreamableHTTPServerTransport> {
+  async openSession(caller: { keyId: string; gatewayId: string; secret: string; identity: McpIdentity; deferred?: boolean }): Promise<StreamableHTTPServerTransport> {
+    const identity = { current: caller.identity };
     const server = createSessionServer({
       pool: this.pool,
       logger: this.options.logger,
       gateway: () => this.current(caller.gatewayId),
       token: caller.secret,
       seenUris: new SeenUris(),
+      identity: () => identity.current,
+      ...(caller.deferred !== undefined ? { deferred: caller.deferred } : {}),
+      services: { governor: this.governor, sandbox: this.sandbox, search: this.search },
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        const session: ClientSession = { id, keyId: caller.keyId, gatewayId: caller.gatewayId, transport, server, lastSeen: Date.now(), open: 0 };
+        const session: ClientSession = { id, keyId: caller.keyId, gatewayId: caller.gatewayId, transport, server, lastSeen: Date.now(), open: 0, identity };
         this.sessions.add(session);
       },
       onsessionclosed: (id) => this.sessions.forget(id),
@@ -137,7 +157,7 @@ export class McpRuntime {
   /** Ends every client session and every upstream session (stdio children stopped). */
   async close(): Promise<void> {
     await this.sessions.closeAll();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.sandbox.close()]);
   }
 
   private async reload(version: bigint): Promise<void> {

@@ -26,7 +26,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayMcp } from './config.js';
 import { RpcCode, RpcError, toRpcError } from './errors.js';
-import { GatewayView, type CallOptions, type SeenUris } from './aggregate.js';
+import { GatewayView, type CallOptions, type SeenUris, type ViewServices } from './aggregate.js';
+import type { McpIdentity } from './governance.js';
 import type { McpLogger, UpstreamPool } from './pool.js';
 
 /** What a session server needs. */
@@ -38,6 +39,11 @@ export interface SessionServerDeps {
   /** The caller's credential (for servers with `forward` auth). */
   token: string;
   seenUris: SeenUris;
+  /** The caller as of the current request (the routes refresh it from each request's snapshot). */
+  identity: () => McpIdentity;
+  /** The session's `x-sluice-mcp-deferred` choice, if the client sent one at initialize. */
+  deferred?: boolean;
+  services: ViewServices;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -72,7 +78,13 @@ export function createSessionServer(deps: SessionServerDeps): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {} },
   });
-  const view = () => new GatewayView(deps.pool, { gateway: deps.gateway(), token: deps.token, seenUris: deps.seenUris }, deps.logger);
+  const view = () =>
+    new GatewayView(
+      deps.pool,
+      { gateway: deps.gateway(), token: deps.token, seenUris: deps.seenUris, identity: deps.identity(), ...(deps.deferred !== undefined ? { deferred: deps.deferred } : {}) },
+      deps.logger,
+      deps.services,
+    );
   // Everything a handler throws becomes a JSON-RPC error without internal detail.
   const guard =
     <R, T>(fn: (request: R, extra: Extra) => Promise<T>) =>

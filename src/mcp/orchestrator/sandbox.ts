@@ -72,9 +72,10 @@ export interface WorkflowRequest {
 export type SandboxFailure = RunFailure | 'source_too_large' | 'context_too_large' | 'invalid_context' | 'busy' | 'cancelled';
 
 /** The outcome of a run. */
-export type WorkflowOutcome =
-  | { ok: true; /** The returned value, JSON-encoded. */ json: string; toolCalls: number; ms: number }
-  | { ok: false; code: SandboxFailure; message: string; toolCalls: number; ms: number };
+export type WorkflowOutcome = (RunEnd & { toolCalls: number; ms: number });
+
+/** How a run ended, before its counters are added. */
+type RunEnd = { ok: true; /** The returned value, JSON-encoded. */ json: string } | { ok: false; code: SandboxFailure; message: string };
 
 interface Slot {
   worker: Worker;
@@ -209,7 +210,7 @@ export class Sandbox {
     let toolCalls = 0;
     return new Promise<WorkflowOutcome>((resolve) => {
       let settled = false;
-      const finish = (outcome: Omit<WorkflowOutcome, 'toolCalls' | 'ms'>, kill: boolean) => {
+      const finish = (outcome: RunEnd, kill: boolean) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -219,7 +220,7 @@ export class Sandbox {
         calls.abort();
         if (kill) this.retire(slot);
         else this.release(slot);
-        resolve({ ...outcome, toolCalls, ms: Date.now() - started } as WorkflowOutcome);
+        resolve({ ...outcome, toolCalls, ms: Date.now() - started });
       };
       const onCall = async (m: CallMessage) => {
         const answer = (ok: boolean, value: string, code?: string) => {
@@ -259,6 +260,6 @@ export class Sandbox {
   }
 }
 
-function doneOutcome(m: DoneMessage): Omit<WorkflowOutcome, 'toolCalls' | 'ms'> {
+function doneOutcome(m: DoneMessage): RunEnd {
   return m.ok ? { ok: true, json: m.value } : { ok: false, code: m.code, message: m.message };
 }

@@ -18,8 +18,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
-import baseVariant from '@jitl/quickjs-wasmfile-release-sync';
-import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle } from 'quickjs-emscripten-core';
+import variantExport from '@jitl/quickjs-wasmfile-release-sync';
+import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle, type QuickJSSyncVariant } from 'quickjs-emscripten-core';
 import type { CallResultMessage, DoneMessage, HostMessage, RunFailure, RunMessage, WorkerMessage } from './protocol.js';
 
 const WASM_PAGE = 65_536;
@@ -28,6 +28,8 @@ const INITIAL_PAGES = 256;
 /** Longest error message passed back (guest messages can be huge). */
 const MAX_MESSAGE = 500;
 
+/** The package's types describe its CommonJS build; its ES module's default export is the variant. */
+const baseVariant = variantExport as unknown as QuickJSSyncVariant;
 const port = parentPort;
 if (!port) throw new Error('the orchestrator worker must run in a worker thread');
 
@@ -93,7 +95,7 @@ async function run(msg: RunMessage, results: AsyncIterator<CallResultMessage>): 
   const rt = qjs.newRuntime();
   rt.setMemoryLimit(limits.memoryBytes);
   rt.setMaxStackSize(limits.stackBytes);
-  rt.setInterruptHandler(() => Date.now() > deadline, limits.timeoutMs);
+  rt.setInterruptHandler(() => Date.now() > deadline);
   const ctx = rt.newContext();
   const pending = new Map<number, QuickJSDeferredPromise>();
   let calls = 0;
