@@ -133,6 +133,7 @@ export async function startSluice(
       deps,
       snapshots,
       logLevel: env.logLevel,
+      mcpCalls: logPlane.mcpCalls,
       hooks: (log) => {
         appLog = log;
         // Observers of every settled request, in order; each must not throw or block.
