@@ -26,6 +26,7 @@ import { proxyRoutes } from './proxy/routes.js';
 import { registerMcpRoutes } from './mcp/index.js';
 import type { McpCallSink } from './observability/records.js';
 import { settleLog } from './proxy/settle-log.js';
+import { registerMetricsRoute, type MetricsRouteOptions } from './observability/prometheus/route.js';
 
 export interface AppOptions {
   deps: ServiceDeps;
@@ -36,6 +37,8 @@ export interface AppOptions {
    * log each settled request.
    */
   hooks?: PipelineHooks | ((log: FastifyBaseLogger) => PipelineHooks);
+  /** Serve `GET /metrics` from these Prometheus metrics (optionally behind a bearer token). */
+  prometheus?: MetricsRouteOptions;
   /** Receives one record per MCP tool call (the MCP call log). */
   mcpCalls?: McpCallSink;
 }
@@ -53,6 +56,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const reportInternal = (err: SluiceError) => app.log.error({ err: err.cause ?? err }, 'control-plane internal error');
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  if (options.prometheus) registerMetricsRoute(app, options.prometheus);
   app.get('/readyz', async (_req, reply) => {
     try {
       await deps.orm.em.fork().getConnection().execute('select 1');

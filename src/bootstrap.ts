@@ -21,6 +21,7 @@ import type { PipelineHooks } from './policy/pipeline.js';
 import { createMemoryCounterStore, createRedisCounterStore, type CounterStore } from './policy/counters/index.js';
 import { createLimitHooks, throttled } from './policy/limits/index.js';
 import type { ProxyContext } from './policy/context.js';
+import { startTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { createLogPlane, defaultSpillDir, type LogPlane } from './observability/logs/index.js';
 
 /** How long start-up waits for Redis before serving anyway (limits then follow `on_store_failure`). */
@@ -37,6 +38,8 @@ export interface Sluice {
   counters: CounterStore;
   /** The request log and MCP call log pipeline. */
   logs: LogPlane;
+  /** Metrics rollups, `/metrics` and trace export. */
+  telemetry: Telemetry;
   /** Closes the HTTP server, then flushes the logs, then closes the counters and the database. */
   close(): Promise<void>;
 }
@@ -87,6 +90,7 @@ export async function startSluice(
 ): Promise<Sluice> {
   const orm: Orm = await openOrm(env.database);
   let counters: CounterStore | undefined;
+  let telemetry: Telemetry | undefined;
   let logs: LogPlane | undefined;
   try {
     const applied = await migrate(orm);
@@ -129,15 +133,27 @@ export async function startSluice(
         else announce(`request log: ${e.kind}`);
       },
     }));
+    const tele = (telemetry = startTelemetry({
+      orm,
+      flushIntervalMs: env.metricsFlushMs,
+      labelValueCap: env.metricsLabelCap,
+      retentionDays: env.logRetentionDays,
+      otel: env.otel,
+      warn: (err, what) => {
+        if (appLog) appLog.warn({ err }, what);
+        else announce(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    }));
     const app = await buildApp({
       deps,
       snapshots,
       logLevel: env.logLevel,
+      prometheus: { metrics: tele.prometheus, token: env.metricsToken },
       mcpCalls: logPlane.mcpCalls,
       hooks: (log) => {
         appLog = log;
         // Observers of every settled request, in order; each must not throw or block.
-        const observers: ((ctx: ProxyContext) => void)[] = [hooks?.settle ?? logPlane.observe];
+        const observers: ((ctx: ProxyContext) => void)[] = [hooks?.settle ?? logPlane.observe, tele.observe];
         const limits = createLimitHooks({ store, log, now: options.now, next: (ctx) => { for (const observe of observers) observe(ctx); } });
         return { rateLimit: hooks?.rateLimit ?? limits.rateLimit, spendLimit: hooks?.spendLimit ?? limits.spendLimit, settle: limits.settle };
       },
@@ -147,10 +163,12 @@ export async function startSluice(
       deps,
       snapshots,
       counters: store,
+      telemetry: tele,
       logs: logPlane,
       async close() {
         await snapshots.stop();
         await app.close();
+        await tele.close();
         // After the server: every in-flight request has settled into the log by now.
         await logPlane.close();
         await store.close();
@@ -158,6 +176,7 @@ export async function startSluice(
       },
     };
   } catch (err) {
+    await telemetry?.close();
     await logs?.close();
     await counters?.close();
     await orm.close(true);

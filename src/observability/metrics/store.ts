@@ -112,15 +112,15 @@ export class RollupStore {
             );
           }
         };
-        await mergeExisting(chunk.map(([id]) => id));
-        if (pending.size === 0) continue;
-        const missing = [...pending.entries()];
+        // Insert first: fresh rows cost one statement, and the first statement being a write makes
+        // SQLite take its write lock at once (waiting out busy_timeout) instead of failing to upgrade.
+        const fresh = [...pending.entries()];
         const inserted = await run<{ id: string }[]>(
-          `insert into metric_rollups (${INSERT_COLUMNS}) values ${missing.map(() => INSERT_PLACEHOLDERS).join(', ')} on conflict (id) do nothing returning id`,
-          missing.flatMap(([id, c]) => [id, c.workspaceId, c.resolution, c.bucketStart, c.gateway, c.model, c.provider, c.apiKeyId, c.route, c.status, ...valueParams(c)]),
+          `insert into metric_rollups (${INSERT_COLUMNS}) values ${fresh.map(() => INSERT_PLACEHOLDERS).join(', ')} on conflict (id) do nothing returning id`,
+          fresh.flatMap(([id, c]) => [id, c.workspaceId, c.resolution, c.bucketStart, c.gateway, c.model, c.provider, c.apiKeyId, c.route, c.status, ...valueParams(c)]),
         );
         for (const row of inserted) pending.delete(row.id);
-        // Rows another replica inserted since our select: merge into them.
+        // The rest exist already (written earlier or by another replica): lock, add, update.
         await mergeExisting([...pending.keys()]);
         if (pending.size) throw new Error(`metrics rollup merge: ${pending.size} rows neither inserted nor found`);
       }
@@ -162,11 +162,13 @@ export class RollupStore {
         params.push(value);
       }
       const rows = await this.orm.em.getConnection().execute<{ k: string | number; cost: number | string; requests: number | string; prompt: number | string; completion: number | string }[]>(
-        `select ${key} as k, sum(cost_nanos) as cost, sum(requests) as requests, sum(prompt_tokens) as prompt, sum(completion_tokens) as completion from metric_rollups where ${where.join(' and ')} group by ${key}`,
+        `select ${key} as k, sum(cost_nanos) as cost, sum(requests) as requests, sum(prompt_tokens) as prompt, sum(completion_tokens) as completion from metric_rollups where ${where.join(' and ')}${dimension ? ` group by ${key}` : ''}`,
         params,
         'all',
       );
       for (const r of rows) {
+        // Without a group-by an empty range still yields one row of nulls.
+        if (r.requests === null) continue;
         const k = String(r.k ?? '');
         const t = out.get(k) ?? { costNanos: 0n, requests: 0, promptTokens: 0, completionTokens: 0 };
         t.costNanos += BigInt(String(r.cost ?? 0).split('.')[0]!);
