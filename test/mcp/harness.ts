@@ -16,7 +16,7 @@ import { CreateApiKeyRequestSchema, RevokeApiKeyRequestSchema } from '../../src/
 import { CreateGatewayRequestSchema, UpdateGatewayRequestSchema } from '../../src/gen/sluice/v1/gateway_pb.js';
 import { CreateMcpServerRequestSchema, McpServerSchema, UpdateMcpServerRequestSchema } from '../../src/gen/sluice/v1/mcp_server_pb.js';
 import { CreateWorkspaceRequestSchema } from '../../src/gen/sluice/v1/workspace_pb.js';
-import { registerMcpRoutes } from '../../src/mcp/routes.js';
+import { registerMcpRoutes, type McpRoutesOptions } from '../../src/mcp/routes.js';
 import type { McpLimits, McpRuntime } from '../../src/mcp/runtime.js';
 import { createApiKeyService } from '../../src/services/api-key-service.js';
 import { createGatewayService } from '../../src/services/gateway-service.js';
@@ -29,6 +29,11 @@ const require = createRequire(import.meta.url);
 /** Entry scripts of the npm MCP servers (run with this Node). */
 export const EVERYTHING_JS = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 export const MEMORY_JS = join(dirname(require.resolve('@modelcontextprotocol/server-memory/package.json')), 'dist', 'index.js');
+export const FILESYSTEM_JS = join(dirname(require.resolve('@modelcontextprotocol/server-filesystem/package.json')), 'dist', 'index.js');
+export const THINKING_JS = join(dirname(require.resolve('@modelcontextprotocol/server-sequential-thinking/package.json')), 'dist', 'index.js');
+
+/** Gateway MCP settings as the API takes them. */
+export type McpSettingsInit = NonNullable<MessageInitShape<typeof UpdateGatewayRequestSchema>['gateway']>['mcp'];
 
 export type ServerInit = MessageInitShape<typeof McpServerSchema>;
 
@@ -42,6 +47,8 @@ export interface TestGateway {
   workspace(name: string): Promise<string>;
   gateway(workspaceId: string, name: string, blockedTools?: string[]): Promise<string>;
   setBlockedTools(gatewayId: string, blockedTools: string[]): Promise<void>;
+  /** Replaces the gateway's MCP settings (through the gateway service: validated as the API does). */
+  setMcp(gatewayId: string, mcp: McpSettingsInit): Promise<void>;
   apiKey(workspaceId: string, name: string, gateways: string[], defaultGateway?: string): Promise<{ id: string; secret: string }>;
   revokeKey(id: string): Promise<void>;
   server(gatewayId: string, init: ServerInit): Promise<string>;
@@ -52,12 +59,12 @@ export interface TestGateway {
 }
 
 /** Starts a gateway with only the MCP routes. */
-export async function startTestGateway(limits: Partial<McpLimits> = {}): Promise<TestGateway> {
+export async function startTestGateway(limits: Partial<McpLimits> = {}, extra: Pick<McpRoutesOptions, 'counters' | 'onCall' | 'sandbox'> = {}): Promise<TestGateway> {
   const t = await createTestDeps('sqlite');
   const snapshots = new SnapshotStore({ orm: t.orm, secrets: t.deps.secrets, pollMs: 0 });
   await snapshots.load();
   const app = Fastify({ logger: { level: process.env.SLUICE_TEST_LOG ?? 'silent' } });
-  const runtime = await registerMcpRoutes(app, { snapshots, orm: t.orm, secrets: t.deps.secrets, limits });
+  const runtime = await registerMcpRoutes(app, { snapshots, orm: t.orm, secrets: t.deps.secrets, limits, ...extra });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   const root = t.root;
   return {
@@ -79,6 +86,9 @@ export async function startTestGateway(limits: Partial<McpLimits> = {}): Promise
         create(UpdateGatewayRequestSchema, { gateway: { id: gatewayId, mcp: { blockedTools } }, updateMask: { paths: ['mcp'] } }),
         root,
       );
+    },
+    async setMcp(gatewayId, mcp) {
+      await createGatewayService(t.deps).updateGateway(create(UpdateGatewayRequestSchema, { gateway: { id: gatewayId, mcp }, updateMask: { paths: ['mcp'] } }), root);
     },
     async apiKey(workspaceId, name, gateways, defaultGateway) {
       const res = await createApiKeyService(t.deps).createApiKey(
