@@ -227,7 +227,10 @@ export class SpillStore {
           return {
             lines,
             commit: () => {
-              if (segment.read === at) segment.read = at + consumed;
+              if (segment.read !== at) return;
+              segment.read = at + consumed;
+              // A consumed segment gives its disk back at once (the last one only when nothing is buffered for it).
+              if (segment.read >= segment.size && this.segments[0] === segment && (this.segments.length > 1 || this.buffered === 0)) this.drop(segment);
             },
           };
         }
