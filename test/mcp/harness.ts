@@ -49,7 +49,7 @@ export interface TestGateway {
   setBlockedTools(gatewayId: string, blockedTools: string[]): Promise<void>;
   /** Replaces the gateway's MCP settings (through the gateway service: validated as the API does). */
   setMcp(gatewayId: string, mcp: McpSettingsInit): Promise<void>;
-  apiKey(workspaceId: string, name: string, gateways: string[], defaultGateway?: string): Promise<{ id: string; secret: string }>;
+  apiKey(workspaceId: string, name: string, gateways: string[], defaultGateway?: string, metadata?: Record<string, string>): Promise<{ id: string; secret: string }>;
   revokeKey(id: string): Promise<void>;
   server(gatewayId: string, init: ServerInit): Promise<string>;
   updateServer(id: string, init: ServerInit, paths: string[]): Promise<void>;
@@ -90,9 +90,9 @@ export async function startTestGateway(limits: Partial<McpLimits> = {}, extra: P
     async setMcp(gatewayId, mcp) {
       await createGatewayService(t.deps).updateGateway(create(UpdateGatewayRequestSchema, { gateway: { id: gatewayId, mcp }, updateMask: { paths: ['mcp'] } }), root);
     },
-    async apiKey(workspaceId, name, gateways, defaultGateway) {
+    async apiKey(workspaceId, name, gateways, defaultGateway, metadata = {}) {
       const res = await createApiKeyService(t.deps).createApiKey(
-        create(CreateApiKeyRequestSchema, { workspaceId, apiKey: { name, gateways, defaultGateway: defaultGateway ?? gateways[0] ?? '' } }),
+        create(CreateApiKeyRequestSchema, { workspaceId, apiKey: { name, gateways, defaultGateway: defaultGateway ?? gateways[0] ?? '', metadata } }),
         root,
       );
       return { id: res.apiKey!.id!, secret: res.secret! };
