@@ -633,10 +633,18 @@ export const RequestLogSchema: GenMessage<RequestLog, {jsonType: RequestLogJson}
   messageDesc(file_sluice_v1_log, 3);
 
 /**
+ * ListRequestLogsRequest lists request logs newest first. Every filter is
+ * exact except `model` (the served `provider/model`, its upstream id, or the
+ * requested model) and `text`; `start_time` is inclusive, `end_time` exclusive.
+ *
  * @generated from message sluice.v1.ListRequestLogsRequest
  */
 export type ListRequestLogsRequest = Message<"sluice.v1.ListRequestLogsRequest"> & {
   /**
+   * The caller's own workspace when empty (workspace tokens); root may pass
+   * `-` for every workspace, including requests rejected before a key was
+   * known (they have an empty workspace_id).
+   *
    * @generated from field: string workspace_id = 1;
    */
   workspaceId: string;
@@ -717,10 +725,18 @@ export type ListRequestLogsRequest = Message<"sluice.v1.ListRequestLogsRequest">
 };
 
 /**
+ * ListRequestLogsRequest lists request logs newest first. Every filter is
+ * exact except `model` (the served `provider/model`, its upstream id, or the
+ * requested model) and `text`; `start_time` is inclusive, `end_time` exclusive.
+ *
  * @generated from message sluice.v1.ListRequestLogsRequest
  */
 export type ListRequestLogsRequestJson = {
   /**
+   * The caller's own workspace when empty (workspace tokens); root may pass
+   * `-` for every workspace, including requests rejected before a key was
+   * known (they have an empty workspace_id).
+   *
    * @generated from field: string workspace_id = 1;
    */
   workspaceId?: string;
@@ -812,6 +828,8 @@ export const ListRequestLogsRequestSchema: GenMessage<ListRequestLogsRequest, {j
  */
 export type ListRequestLogsResponse = Message<"sluice.v1.ListRequestLogsResponse"> & {
   /**
+   * Without recorded headers and bodies; GetRequestLog returns them.
+   *
    * @generated from field: repeated sluice.v1.RequestLog request_logs = 1;
    */
   requestLogs: RequestLog[];
@@ -827,6 +845,8 @@ export type ListRequestLogsResponse = Message<"sluice.v1.ListRequestLogsResponse
  */
 export type ListRequestLogsResponseJson = {
   /**
+   * Without recorded headers and bodies; GetRequestLog returns them.
+   *
    * @generated from field: repeated sluice.v1.RequestLog request_logs = 1;
    */
   requestLogs?: RequestLogJson[];
@@ -1058,10 +1078,14 @@ export const McpCallLogSchema: GenMessage<McpCallLog, {jsonType: McpCallLogJson}
   messageDesc(file_sluice_v1_log, 8);
 
 /**
+ * ListMcpCallLogsRequest lists MCP tool calls newest first; filters are exact.
+ *
  * @generated from message sluice.v1.ListMcpCallLogsRequest
  */
 export type ListMcpCallLogsRequest = Message<"sluice.v1.ListMcpCallLogsRequest"> & {
   /**
+   * As in ListRequestLogsRequest (`-` for every workspace, root only).
+   *
    * @generated from field: string workspace_id = 1;
    */
   workspaceId: string;
@@ -1102,6 +1126,8 @@ export type ListMcpCallLogsRequest = Message<"sluice.v1.ListMcpCallLogsRequest">
   tool: string;
 
   /**
+   * `ok`, `error`, `refused` or `timeout`.
+   *
    * @generated from field: string status = 9;
    */
   status: string;
@@ -1113,10 +1139,14 @@ export type ListMcpCallLogsRequest = Message<"sluice.v1.ListMcpCallLogsRequest">
 };
 
 /**
+ * ListMcpCallLogsRequest lists MCP tool calls newest first; filters are exact.
+ *
  * @generated from message sluice.v1.ListMcpCallLogsRequest
  */
 export type ListMcpCallLogsRequestJson = {
   /**
+   * As in ListRequestLogsRequest (`-` for every workspace, root only).
+   *
    * @generated from field: string workspace_id = 1;
    */
   workspaceId?: string;
@@ -1157,6 +1187,8 @@ export type ListMcpCallLogsRequestJson = {
   tool?: string;
 
   /**
+   * `ok`, `error`, `refused` or `timeout`.
+   *
    * @generated from field: string status = 9;
    */
   status?: string;
