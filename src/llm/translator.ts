@@ -71,6 +71,12 @@ export interface Translator {
   /** A whole upstream response body in the client's schema. */
   response(body: unknown): TranslatedResponse;
   /**
+   * Only for translators that forward a whole response byte for byte: its usage
+   * read from the text without parsing all of it, or undefined when that is not
+   * possible (then `response` runs on the parsed body as usual).
+   */
+  passthroughUsage?(text: string): Usage | undefined;
+  /**
    * One upstream stream event → zero or more client stream events, in order.
    * The translator asks the upstream for usage itself (in `request`) and drops
    * usage events the client did not ask for.

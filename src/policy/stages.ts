@@ -6,6 +6,8 @@
 import { hashSecret } from '../security/tokens.js';
 import { SluiceError } from '../errors.js';
 import type { CelContext } from './cel.js';
+import type { RuntimeModel, RuntimeRoute } from '../config/snapshot.js';
+import type { Pool } from '../llm/pool/types.js';
 import type { ProxyContext } from './context.js';
 
 const MAX_JSON_DEPTH = 64;
@@ -97,6 +99,78 @@ export function celContext(ctx: ProxyContext, model: string): CelContext {
   };
 }
 
+/** What the route stage decides: the model, the matched route and the pools to try. */
+export interface RoutePlan {
+  selectedModel: string;
+  route?: RuntimeRoute;
+  pools: Pool[];
+  directModel?: RuntimeModel;
+  /** CEL results by expression (`model_selector`, `route:<name>`). */
+  celResults: Record<string, string>;
+}
+
+/** Plans already made for a request (the spend stage plans ahead to price the candidates). */
+const plans = new WeakMap<ProxyContext, { plan: RoutePlan; error?: unknown }>();
+
+/** Fills `plan` step by step, so a refusal still carries what was decided before it. */
+function computeRoute(ctx: ProxyContext, plan: RoutePlan): void {
+  const gateway = ctx.gateway!;
+  const { celResults } = plan;
+  let model = ctx.requestedModel;
+  const cel = gateway.modelSelector || gateway.routes.length ? celContext(ctx, model) : undefined;
+  if (gateway.modelSelector) {
+    const result = gateway.modelSelector.evaluate(cel!);
+    if (result.ok && typeof result.value === 'string' && result.value) model = result.value;
+    celResults.model_selector = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
+    cel!.request.model = model;
+  }
+  plan.selectedModel = model;
+  for (const route of gateway.routes) {
+    const result = route.condition ? route.condition.evaluate(cel!) : { ok: true as const, value: true };
+    celResults[`route:${route.name}`] = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
+    if (result.ok && result.value === true) {
+      plan.route = route;
+      plan.pools = route.pools.filter((p) => p.members.length > 0);
+      if (plan.pools.length === 0) throw new SluiceError('unavailable', `route "${route.name}" has no enabled pool member`, { details: { code: 'no_available_member' } });
+      return;
+    }
+  }
+  const direct = gateway.models.get(model);
+  if (!direct) {
+    throw new SluiceError('not_found', `the model \`${model}\` does not exist or you do not have access to it`, { details: { code: 'model_not_found', param: 'model' } });
+  }
+  const pool: Pool = {
+    id: `direct:${direct.publicName}`,
+    strategy: 'priority',
+    attemptTimeoutMs: 0,
+    fallbackOn: [],
+    members: [{ key: `${direct.provider.id}/${direct.name}`, provider: direct.provider.name, model: direct.name, weight: 1 }],
+  };
+  plan.directModel = direct;
+  plan.pools = [pool];
+}
+
+/**
+ * The routing decision for a request, computed once: the spend stage asks for
+ * it ahead of the route stage (to price the candidate models), and the route
+ * stage then applies the same plan (or throws the same error) without
+ * evaluating CEL again. Throws what the route stage would.
+ */
+export function planRoute(ctx: ProxyContext): RoutePlan {
+  let hit = plans.get(ctx);
+  if (!hit) {
+    hit = { plan: { selectedModel: ctx.requestedModel, pools: [], celResults: {} } };
+    try {
+      computeRoute(ctx, hit.plan);
+    } catch (error) {
+      hit.error = error;
+    }
+    plans.set(ctx, hit);
+  }
+  if (hit.error !== undefined) throw hit.error;
+  return hit.plan;
+}
+
 /**
  * Route: the model selector names the model, then the first route whose
  * condition holds supplies the pools. With no matching route the model is
@@ -104,40 +178,18 @@ export function celContext(ctx: ProxyContext, model: string): CelContext {
  * as "no match" and is recorded, never a crash.
  */
 export function routeStage(ctx: ProxyContext): void {
-  const gateway = ctx.gateway!;
-  let model = ctx.requestedModel;
-  const cel = gateway.modelSelector || gateway.routes.length ? celContext(ctx, model) : undefined;
-  if (gateway.modelSelector) {
-    const result = gateway.modelSelector.evaluate(cel!);
-    if (result.ok && typeof result.value === 'string' && result.value) model = result.value;
-    ctx.celResults.model_selector = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
-    cel!.request.model = model;
+  try {
+    planRoute(ctx);
+  } finally {
+    // A refusal carries what was decided before it (CEL results, the selected model).
+    applyPlan(ctx, plans.get(ctx)!.plan);
   }
-  ctx.selectedModel = model;
-  if (gateway.routes.length) {
-    for (const route of gateway.routes) {
-      const result = route.condition ? route.condition.evaluate(cel!) : { ok: true as const, value: true };
-      ctx.celResults[`route:${route.name}`] = result.ok ? String(result.value) : `error: ${result.error.split('\n')[0]}`;
-      if (result.ok && result.value === true) {
-        ctx.route = route;
-        ctx.pools = route.pools.filter((p) => p.members.length > 0);
-        if (ctx.pools.length === 0) throw new SluiceError('unavailable', `route "${route.name}" has no enabled pool member`, { details: { code: 'no_available_member' } });
-        return;
-      }
-    }
-  }
-  const direct = gateway.models.get(model);
-  if (!direct) {
-    throw new SluiceError('not_found', `the model \`${model}\` does not exist or you do not have access to it`, { details: { code: 'model_not_found', param: 'model' } });
-  }
-  ctx.directModel = direct;
-  ctx.pools = [
-    {
-      id: `direct:${direct.publicName}`,
-      strategy: 'priority',
-      attemptTimeoutMs: 0,
-      fallbackOn: [],
-      members: [{ key: `${direct.provider.id}/${direct.name}`, provider: direct.provider.name, model: direct.name, weight: 1 }],
-    },
-  ];
+}
+
+function applyPlan(ctx: ProxyContext, plan: RoutePlan): void {
+  Object.assign(ctx.celResults, plan.celResults);
+  ctx.selectedModel = plan.selectedModel;
+  ctx.route = plan.route;
+  ctx.pools = plan.pools;
+  ctx.directModel = plan.directModel;
 }

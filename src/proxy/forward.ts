@@ -279,15 +279,21 @@ async function attempt(
     ctx.responseCapture = provider.recordBodies || ctx.gateway?.recordBodies ? [] : undefined;
     if (!ctx.stream) {
       const text = await res.body.text();
-      const parsed = parseJson(text);
-      const translated = translator.response(parsed);
+      // Same API both sides: the upstream's bytes go out as they came, and only the usage is read from them.
+      const sniffed = translator.passthroughUsage?.(text);
+      let payload = text;
+      if (sniffed) ctx.usage = sniffed;
+      else {
+        const parsed = parseJson(text);
+        const translated = translator.response(parsed);
+        ctx.usage = translated.usage;
+        // A passthrough translator hands back the very object it was given: send the upstream's bytes then too.
+        if (translated.body !== parsed) payload = JSON.stringify(translated.body);
+      }
       record.latencyMs = Date.now() - started;
       runtime.health.recordSuccess(member.key, record.latencyMs);
-      ctx.usage = translated.usage;
       ctx.status = 200;
       ctx.firstByteAt = Date.now();
-      // A passthrough translator hands back the very object it was given: send the upstream's bytes as they came.
-      const payload = translated.body === parsed ? text : JSON.stringify(translated.body);
       ctx.responseCapture?.push(payload);
       sink.raw.writeHead(200, { ...sink.baseHeaders(), ...servedHeaders(ctx), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
       sink.raw.end(payload);

@@ -502,6 +502,9 @@ async function main(): Promise<number> {
   const sourceMaps = join(workDir, 'sourcemaps.json');
   const sluiceArgs = [...(cfg.profile ? ['--enable-source-maps', '--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...tsx, join(here, 'sluice-server.ts'), `--upstream=${upstreamUrl}`, '--port=0'];
   const sluice = start('sluice', 'sut', process.execPath, sluiceArgs, cfg.profile ? { BENCH_SOURCEMAPS_OUT: sourceMaps } : {});
+  // Issue 4's full pipeline: every policy stage on, counters in Redis (not profiled: one profile per run).
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const policies = cfg.skip.has('sluice-policies') ? undefined : start('sluice-policies', 'sut', process.execPath, [...tsx, join(here, 'sluice-server.ts'), `--upstream=${upstreamUrl}`, '--port=0', '--policies', `--redis=${redisUrl}`]);
 
   try {
     const pt = await readyLine<{ port: number }>(passthrough, 30_000);
@@ -536,7 +539,19 @@ async function main(): Promise<number> {
     add({ id: 'sluice', label: 'Sluice (API key auth + CEL route)', notRun: why });
     add({ id: 'sluice-stream', label: 'Sluice, streaming (auth + CEL route)', notRun: why });
   }
-  const order = ['direct', 'passthrough', 'portkey', 'sluice', 'sluice-stream', 'passthrough-stream'];
+  const policiesLabel = 'Sluice, full pipeline (auth, CEL selector + route, request + token rate limits, spend limit, Redis, request log)';
+  if (policies) {
+    try {
+      const info = await readyLine<{ port: number; apiKey: string }>(policies, 120_000);
+      const url = `http://127.0.0.1:${info.port}/v1/chat/completions`;
+      add({ id: 'sluice-policies', label: policiesLabel, pid: policies.child.pid, target: targetOf(url, { authorization: `Bearer ${info.apiKey}`, 'x-tier': 'pro' }, chatBody), check: sluiceRouted(expectChat) });
+    } catch (err) {
+      add({ id: 'sluice-policies', label: policiesLabel, notRun: `did not start (is Redis at ${redisUrl}?): ${(err as Error).message}` });
+    }
+  } else {
+    add({ id: 'sluice-policies', label: policiesLabel, notRun: 'skipped (BENCH_SKIP)' });
+  }
+  const order = ['direct', 'passthrough', 'portkey', 'sluice', 'sluice-policies', 'sluice-stream', 'passthrough-stream'];
   for (const id of order) await checkTarget(suts[id]!);
   if (suts.direct!.notRun) throw new Error(`the upstream does not answer: ${suts.direct!.notRun}`);
   for (const id of order) if (suts[id]!.notRun) log(`${id}: not run — ${suts[id]!.notRun}`);
@@ -687,6 +702,8 @@ async function main(): Promise<number> {
   const vsPass = ratio(rps('sluice'), rps('passthrough'));
   const vsPortkey = ratio(rps('sluice'), rps('portkey'));
   const streamVsPass = ratio(rps('sluice-stream'), rps('passthrough-stream'));
+  const policyCost = ratio(rps('sluice-policies'), rps('sluice'));
+  const policiesVsPass = ratio(rps('sluice-policies'), rps('passthrough'));
 
   const probeEnd = speedProbe();
   const lines: string[] = [];
@@ -724,6 +741,8 @@ async function main(): Promise<number> {
   lines.push('| target (issue 3) | measured | goal | |', '|---|---:|---:|---|');
   lines.push(`| Sluice ÷ passthrough throughput | ${vsPass === undefined ? '—' : `${(vsPass * 100).toFixed(0)} %`} | ≥ 75 % | ${verdict(vsPass === undefined ? undefined : vsPass >= 0.75)} |`);
   lines.push(`| Sluice ÷ Portkey throughput | ${vsPortkey === undefined ? '—' : `${vsPortkey.toFixed(1)}×`} | ≥ 10× | ${verdict(vsPortkey === undefined ? undefined : vsPortkey >= 10)} |`);
+  lines.push(`| (issue 4) throughput the policies cost: 1 − full pipeline ÷ routing only | ${policyCost === undefined ? '—' : `${((1 - policyCost) * 100).toFixed(0)} %`} | < 15 % | ${verdict(policyCost === undefined ? undefined : 1 - policyCost < 0.15)} |`);
+  lines.push(`| (issue 4) full pipeline ÷ passthrough throughput | ${policiesVsPass === undefined ? '—' : `${(policiesVsPass * 100).toFixed(0)} %`} | ≥ 60 % | ${verdict(policiesVsPass === undefined ? undefined : policiesVsPass >= 0.6)} |`);
 
   const addedAc = (id: string, q: 'p50' | 'p99') => (fixed[id]?.ac && fixed.direct?.ac ? fixed[id]!.ac!.latency[q] - fixed.direct.ac.latency[q] : undefined);
   const addedPaced = (id: string, q: 'p50' | 'p99') => (fixed[id]?.paced && fixed.direct?.paced ? fixed[id]!.paced!.latency[q] - fixed.direct.paced.latency[q] : undefined);

@@ -17,7 +17,14 @@
  * modules it loaded to FILE at exit: tsx compiles each file to one line, so
  * the profile's positions need them (test/bench/profile.ts).
  *
- *   node --import tsx test/bench/sluice-server.ts --upstream=http://127.0.0.1:PORT [--port=0]
+ * With `--policies` (issue 4's full pipeline) it also turns on every policy
+ * stage, with limits far above what the benchmark sends so that every request
+ * is charged and none is refused: the counter store is Redis (`--redis=URL`,
+ * default redis://127.0.0.1:6379), the gateway has a CEL model selector with
+ * a header condition, one request rate limit per API key, one token rate
+ * limit per gateway and one monthly spend limit on the workspace.
+ *
+ *   node --import tsx test/bench/sluice-server.ts --upstream=http://127.0.0.1:PORT [--port=0] [--policies [--redis=URL]]
  */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
@@ -26,7 +33,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createSluiceClient } from '@sluice/client';
-import { PoolStrategy } from '@sluice/client/gen/gateway';
+import { PoolStrategy, RateLimitUnit, RateLimitWindow, SpendEnforcement, SpendPeriod, StoreFailureMode } from '@sluice/client/gen/gateway';
 import { ProviderType } from '@sluice/client/gen/provider';
 import { startSluice } from '../../src/bootstrap.js';
 import type { EnvConfig } from '../../src/config/env.js';
@@ -40,6 +47,7 @@ function arg(name: string, fallback?: string): string {
 
 const upstream = arg('upstream').replace(/\/+$/, '');
 const port = Number(arg('port', '0'));
+const policies = process.argv.includes('--policies');
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 const rootToken = `sluice-root-bench-${randomBytes(12).toString('hex')}`;
 const env: EnvConfig = {
@@ -51,6 +59,7 @@ const env: EnvConfig = {
   masterKey: randomBytes(32).toString('hex'),
   logLevel: 'silent',
   demo: 'off',
+  redisUrl: policies ? arg('redis', 'redis://127.0.0.1:6379') : undefined,
 };
 
 /** Dumps `{ fileUrl: sourceMapPayload }` for every loaded .ts file under src/, clients/ and test/bench/. */
@@ -110,7 +119,33 @@ try {
     })
   ).provider!;
   await client.providers.createModel({ providerId: provider.id, model: { name: 'gpt-4o-mini' } });
-  const gateway = (await client.gateways.createGateway({ workspaceId: ws.id, gateway: { name: 'bench', models: [], modelSelector: '' } })).gateway!;
+  // The selector reads a header (the safe optional form: a missing header is not an error).
+  const modelSelector = policies ? 'request.headers[?"x-tier"].orValue("") == "pro" ? "gpt-4o-mini" : request.model' : '';
+  const gateway = (await client.gateways.createGateway({ workspaceId: ws.id, gateway: { name: 'bench', models: [], modelSelector } })).gateway!;
+  if (policies) {
+    // Fail closed: a store problem during the run shows up as errors instead of hiding the store's cost.
+    const failClosed = StoreFailureMode.FAIL_CLOSED;
+    await client.gateways.createRateLimit({
+      gatewayId: gateway.id,
+      rateLimit: { name: 'requests-per-key', unit: RateLimitUnit.REQUESTS, limit: 1_000_000_000n, window: RateLimitWindow.MINUTE, scope: { kind: { case: 'key', value: true } }, onStoreFailure: failClosed },
+    });
+    await client.gateways.createRateLimit({
+      gatewayId: gateway.id,
+      rateLimit: { name: 'tokens-per-gateway', unit: RateLimitUnit.TOKENS, limit: 1_000_000_000_000n, window: RateLimitWindow.MINUTE, scope: { kind: { case: 'gateway', value: true } }, onStoreFailure: failClosed },
+    });
+    await client.gateways.createSpendLimit({
+      workspaceId: ws.id,
+      spendLimit: {
+        name: 'workspace-monthly',
+        amountMicros: 1_000_000_000_000n,
+        period: SpendPeriod.MONTHLY,
+        enforcement: SpendEnforcement.BLOCK,
+        warnAt: 0.8,
+        scope: { kind: { case: 'workspace', value: true } },
+        onStoreFailure: failClosed,
+      },
+    });
+  }
   await client.gateways.createRoute({
     gatewayId: gateway.id,
     route: {

@@ -10,6 +10,7 @@
  */
 import type { SseEvent } from '../sse.js';
 import type { Translator, UpstreamError } from '../translator.js';
+import { lastObjectValue } from '../json-sniff.js';
 import { emptyUsage, type Usage } from '../usage.js';
 
 /** OpenAI's usage object, the fields Sluice reads. https://platform.openai.com/docs/api-reference/chat/object#chat/object-usage */
@@ -153,6 +154,13 @@ export function createOpenAIChatToOpenAIChat(): Translator {
       const out = isObject(body) ? body : {};
       usage = usageFromOpenAI((out as ChunkPassthrough).usage);
       return { body: out, usage };
+    },
+
+    passthroughUsage(text) {
+      const wire = lastObjectValue(text, 'usage');
+      if (!wire || typeof wire.prompt_tokens !== 'number') return undefined;
+      usage = usageFromOpenAI(wire as OpenAIUsage);
+      return usage;
     },
 
     streamEvent(event) {

@@ -101,6 +101,8 @@ export class RedisCounterStore implements CounterStore {
       connectionName: options.connectionName ?? 'sluice-counters',
       connectTimeout: timeoutMs,
       commandTimeout: timeoutMs,
+      // Commands issued in the same tick (concurrent requests, a settlement's two scripts) share one socket write.
+      enableAutoPipelining: true,
       // Fail fast instead of queueing: a limit decides on its failure mode, not on a backlog.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

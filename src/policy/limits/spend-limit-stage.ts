@@ -28,7 +28,7 @@ import { worstCaseCostNanos } from '../../observability/pricing/cost.js';
 import type { ProxyContext } from '../context.js';
 import type { BudgetReservation, BudgetReserve } from '../counters/types.js';
 import { periodFor, type Period } from '../counters/periods.js';
-import { routeStage } from '../stages.js';
+import { planRoute } from '../stages.js';
 import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type Ledger, type LimitDeps } from './admission.js';
 import type { RuntimeSpendLimit } from './config.js';
 import { budgetOutcome, recordLimitOutcomes } from './outcomes.js';
@@ -39,15 +39,15 @@ const PERIOD_SLACK_MS = 86_400_000;
 /** The header naming budgets past their warning threshold. */
 export const SPEND_WARNING_HEADER = 'x-sluice-spend-warning';
 
-/** The public names of the models that may serve the request, from a dry run of the route stage. */
+/** The public names of the models that may serve the request, from the route plan (made once, reused by the route stage). */
 function candidateModels(ctx: ProxyContext): string[] {
-  const probe: ProxyContext = { ...ctx, celResults: {}, pools: [], route: undefined, directModel: undefined, selectedModel: undefined };
+  let pools;
   try {
-    routeStage(probe);
+    pools = planRoute(ctx).pools;
   } catch {
     return [];
   }
-  return [...new Set(probe.pools.flatMap((p) => p.members.map((m) => `${m.provider}/${m.model}`)))];
+  return [...new Set(pools.flatMap((p) => p.members.map((m) => `${m.provider}/${m.model}`)))];
 }
 
 function percentUsed(spent: bigint, limit: bigint): bigint {
