@@ -19,15 +19,14 @@ const META = { 'sluice/server': GATEWAY_SERVER };
 /** The `search_tools` definition. */
 export const SEARCH_TOOLS_TOOL: Tool = {
   name: SEARCH_TOOLS,
-  description:
-    'Find tools of this gateway that are not listed up front. Returns the best matching tool definitions with their full input schemas; call a found tool directly by its name, or from an orchestrator workflow.',
+  description: 'Find tools not listed up front. Returns matching tool definitions with input schemas; then call a tool by its name or from orchestrator.',
   inputSchema: {
     type: 'object',
     properties: {
-      query: { type: 'string', description: 'What the tool should do, in words (ranked with BM25 over name, description and parameters), or a regular expression when mode is "regex".' },
-      server: { type: 'string', description: 'Only tools of this server (the part before "__" in tool names).' },
-      mode: { type: 'string', enum: ['bm25', 'regex'], description: 'How to match the query (default "bm25"). Regex uses RE2 syntax, case-insensitive.' },
-      limit: { type: 'integer', minimum: 1, maximum: MAX_RESULTS, description: `Most tools to return (default ${DEFAULT_SEARCH_LIMIT}).` },
+      query: { type: 'string', description: 'What the tool does (BM25 over names, descriptions, parameters), or a regex if mode is "regex".' },
+      server: { type: 'string', description: 'Only this server (tool name prefix before "__").' },
+      mode: { type: 'string', enum: ['bm25', 'regex'] },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_RESULTS, description: `Default ${DEFAULT_SEARCH_LIMIT}.` },
     },
     required: ['query'],
   },
@@ -39,18 +38,16 @@ export const SEARCH_TOOLS_TOOL: Tool = {
 export const ORCHESTRATOR_TOOL: Tool = {
   name: ORCHESTRATOR,
   description: [
-    'Run a JavaScript workflow that calls several tools in one step and returns only what you need.',
-    '`workflow` is the body of an async function: use `await` and `return`; `context` (the object you pass) is in scope.',
-    'Call any tool of this gateway as `await tools["<server>__<tool>"](args)`: it resolves to the tool result `{ content, structuredContent?, isError? }`',
-    'and rejects with an Error (`code` set) when the call is refused or fails. Find tool names and schemas with search_tools.',
-    'The returned value, JSON-encoded, is this tool\'s result. The sandbox has no filesystem, network, timers, require or import;',
-    'limits: 64 KiB of source, 50 tool calls, 30 s, 32 MiB of memory.',
+    'Run JavaScript that calls several tools in one step and returns only what you need.',
+    '`workflow` is an async function body (use await/return) with `context` in scope.',
+    'Call tools as `await tools["<server>__<tool>"](args)`: resolves to the tool result `{content, structuredContent?, isError?}`, rejects (Error with `code`) when refused.',
+    'The returned value, JSON-encoded, is the result. No filesystem, network, timers or imports; max 64 KiB source, 50 tool calls, 30 s.',
   ].join(' '),
   inputSchema: {
     type: 'object',
     properties: {
-      workflow: { type: 'string', description: 'Body of an async function of (context, tools), e.g. `const r = await tools["memory__read_graph"]({}); return r.structuredContent;`' },
-      context: { type: 'object', description: 'Data the workflow reads as `context` (default {}).' },
+      workflow: { type: 'string', description: 'Async function body, e.g. `const r = await tools["memory__read_graph"]({}); return r.structuredContent;`' },
+      context: { type: 'object', description: 'Available as `context`.' },
     },
     required: ['workflow'],
   },
