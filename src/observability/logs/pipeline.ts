@@ -86,6 +86,7 @@ export class LogPipeline {
   private queue: LogEntry[] = [];
   private pumping: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private timerImmediate = false;
   private down = false;
   private downSince = 0;
   private retryMs: number;
@@ -182,11 +183,14 @@ export class LogPipeline {
   private schedule(delayMs: number): void {
     if (this.closing || this.pumping) return;
     if (this.timer) {
-      if (delayMs > 0) return;
+      // Already due at once, or due later and asked for later: keep it (enqueue calls this per record).
+      if (delayMs > 0 || this.timerImmediate) return;
       clearTimeout(this.timer);
     }
+    this.timerImmediate = delayMs === 0;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.timerImmediate = false;
       this.pumping = this.pump().finally(() => {
         this.pumping = undefined;
         if (this.closing) return;
