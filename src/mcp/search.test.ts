@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { schemaText, ToolIndex, ToolIndexCache, words } from './search.js';
 
-const tool = (name: string, description: string, properties: Record<string, unknown> = {}): Tool => ({ name, description, inputSchema: { type: 'object', properties } });
+const tool = (name: string, description: string, properties: Record<string, object> = {}): Tool => ({ name, description, inputSchema: { type: 'object', properties } });
 const tools = [
   { server: 'github', tool: tool('github__create_issue', 'Open a new issue in a repository', { title: { type: 'string', description: 'Issue title' }, repo: { type: 'string' } }) },
   { server: 'github', tool: tool('github__list_pull_requests', 'List pull requests of a repository', { state: { type: 'string', enum: ['open', 'closed'] } }) },
