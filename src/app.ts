@@ -27,6 +27,7 @@ import { registerMcpRoutes } from './mcp/index.js';
 import type { McpCallSink } from './observability/records.js';
 import { settleLog } from './proxy/settle-log.js';
 import { registerMetricsRoute, type MetricsRouteOptions } from './observability/prometheus/route.js';
+import { uiRoutes } from './control/ui.js';
 
 export interface AppOptions {
   deps: ServiceDeps;
@@ -50,6 +51,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
     serverFactory: dualProtocolServerFactory({ keepAliveMs: 72_000, headersMs: 30_000 }),
     bodyLimit: 8 * 1024 * 1024,
+    // tRPC batches put every procedure name of a batch in one path parameter (`/trpc/a,b,c`);
+    // fastify's default limit of 100 characters turns a batch of four calls into a 404.
+    routerOptions: { maxParamLength: 5000 },
     return503OnClosing: true,
   });
   const bindings = createServiceBindings(deps);
@@ -65,6 +69,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
     }
   });
+
+  // The dashboard (static files, no body parsing).
+  await app.register(uiRoutes);
 
   await app.register(async (scope) => {
     await scope.register(fastifyConnectPlugin, {
