@@ -30,7 +30,13 @@ function build(el: HTMLElement, x: number[], series: Series[], kind: 'line' | 'b
     cursor: { drag: { x: false, y: false } },
     axes: [
       { stroke: axisColor, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, ...(xFormat ? { values: (_u, vals) => vals.map((v) => xFormat(v)) } : {}) },
-      { stroke: axisColor, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 60 },
+      {
+        stroke: axisColor,
+        grid: { stroke: grid, width: 1 },
+        ticks: { stroke: grid },
+        size: 70,
+        ...(series[0]?.format ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => series[0]!.format!(v)) } : {}),
+      },
     ],
     series: [
       { label: xIsTime ? 'time' : 'ms' },
@@ -39,7 +45,8 @@ function build(el: HTMLElement, x: number[], series: Series[], kind: 'line' | 'b
         stroke: cssVar(s.color),
         fill: kind === 'bars' ? cssVar(s.color) : `${cssVar(s.color)}22`,
         width: 2,
-        points: { show: x.length < 3 },
+        // Isolated values (one busy minute in an idle hour) would be invisible as a line.
+        points: { show: s.values.filter((v) => v !== null && v !== 0).length < 4, size: 6 },
         value: s.format ? (_u: uPlot, v: number | null) => (v === null ? '–' : s.format!(v)) : undefined,
         ...(kind === 'bars' ? { paths: uPlot.paths.bars!({ size: [0.9, 64] }), points: { show: false } } : {}),
       })),

@@ -14,6 +14,11 @@ import { Link, navigate, setQuery, useLocation } from '../router';
 import { useSession } from '../session';
 
 const PAGE_SIZE = 50;
+
+/** The served model as clients name it, `provider/model`. */
+function servedModel(r: RequestLog): string {
+  return r.model ? (r.provider ? `${r.provider}/${r.model}` : r.model) : '';
+}
 const FILTERS = ['gateway', 'model', 'provider', 'status', 'key', 'header', 'text'] as const;
 
 export function statusTone(status: number | undefined): 'ok' | 'warn' | 'bad' {
@@ -119,7 +124,7 @@ export function RequestLogs() {
         columns={[
           { label: 'Time', render: (r) => <Link to={`/logs/${encodeURIComponent(r.id ?? '')}`}>{time(r.time)}</Link> },
           { label: 'Gateway', render: (r) => r.gateway || '–' },
-          { label: 'Model', render: (r) => <code>{r.model || r.requestedModel || '–'}</code> },
+          { label: 'Model', render: (r) => <code>{servedModel(r) || r.requestedModel || '–'}</code> },
           { label: 'Provider', render: (r) => r.provider || '–' },
           { label: 'Status', render: (r) => <Badge tone={statusTone(r.status)}>{r.status ?? '–'}</Badge> },
           { label: 'Latency', numeric: true, render: (r) => ms(r.latencyMs) },
@@ -172,7 +177,7 @@ function KeyValues(props: { values: Record<string, string> | undefined; empty: s
   );
 }
 
-function Limits(props: { title: string; outcomes: RequestLog['rateLimits'] }) {
+function Limits(props: { title: string; outcomes: RequestLog['rateLimits']; money?: boolean }) {
   return (
     <>
       <h3>{props.title}</h3>
@@ -185,7 +190,7 @@ function Limits(props: { title: string; outcomes: RequestLog['rateLimits'] }) {
           { label: 'Limit', render: (o) => o.name },
           { label: 'Outcome', render: (o) => <Badge tone={o.outcome === 'allowed' ? 'ok' : o.outcome === 'rejected' ? 'bad' : 'warn'}>{o.outcome}</Badge> },
           { label: 'Counter', render: (o) => <code>{o.key}</code> },
-          { label: 'Remaining', numeric: true, render: (o) => num(o.remaining) },
+          { label: 'Remaining', numeric: true, render: (o) => (props.money ? usd(nanosToUsd(o.remaining)) : num(o.remaining)) },
         ]}
       />
     </>
@@ -216,7 +221,7 @@ export function LogDetail(props: { id: string }) {
               </dd>
               <dt>Model</dt>
               <dd>
-                <code>{r.model || '–'}</code> {r.requestedModel && r.requestedModel !== r.model ? <span class="muted">(asked for {r.requestedModel})</span> : null}
+                <code>{servedModel(r) || '–'}</code> {r.requestedModel && r.requestedModel !== servedModel(r) ? <span class="muted">(asked for {r.requestedModel})</span> : null}
               </dd>
               <dt>Gateway</dt>
               <dd>{r.gateway || '–'}</dd>
@@ -298,7 +303,7 @@ export function LogDetail(props: { id: string }) {
                     <h3>CEL results</h3>
                     <KeyValues values={r.celResults} empty="No expressions evaluated." />
                     <Limits title="Rate limits" outcomes={r.rateLimits} />
-                    <Limits title="Spend limits" outcomes={r.spendLimits} />
+                    <Limits title="Spend limits" outcomes={r.spendLimits} money />
                     <h3>Attempts (fallback chain)</h3>
                     <Table
                       label="Attempts"
