@@ -11,6 +11,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import { createSluiceClient, type SluiceClient } from '@sluice/client';
+import { SpendEnforcement, SpendPeriod } from '@sluice/client/gen/gateway';
 import { ProviderType } from '@sluice/client/gen/provider';
 import type { RequestLog } from '@sluice/client/gen/log';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/fake-upstream.js';
@@ -42,6 +43,11 @@ describe.each(DIALECTS)('recording per provider on %s', (dialect) => {
     const providers = (await root.providers.listProviders({ workspaceId: w.workspaceId })).providers;
     const anthropicId = providers.find((p) => p.name === 'anthropic')!.id;
     await root.providers.updateProvider({ provider: { id: anthropicId, recordBodies: true }, updateMask: { paths: ['record_bodies'] } });
+    // An alert budget of one micro-dollar: every request is over it, admitted, and recorded as warned.
+    await root.gateways.createSpendLimit({
+      workspaceId: w.workspaceId,
+      spendLimit: { name: 'tiny', amountMicros: 1n, period: SpendPeriod.DAILY, enforcement: SpendEnforcement.ALERT, scope: { kind: { case: 'workspace', value: true } } },
+    });
     await s.sluice.snapshots.refresh();
 
     const anthropic = new Anthropic({ baseURL: s.baseUrl, apiKey: w.apiKey, maxRetries: 0 });
@@ -92,6 +98,11 @@ describe.each(DIALECTS)('recording per provider on %s', (dialect) => {
     expect(message.content).toEqual([{ type: 'text', text: 'echo: Describe the Rhine locks' }]);
     expect(BigInt(message.usage.output_tokens)).toBe(rec.usage!.completionTokens);
     expect((await root.logs.listRequestLogs({ workspaceId: w.workspaceId, text: 'rhine locks' })).requestLogs.map((l) => l.id)).toEqual([id]);
+  });
+
+  it('records each budget outcome: an alert budget over its amount is warned, with what is left', () => {
+    for (const l of logs) expect(l.spendLimits).toEqual([expect.objectContaining({ name: 'tiny', outcome: 'warned', key: `w:${w.workspaceId}`, remaining: 0n })]);
+    expect(logs.every((l) => l.rateLimits.length === 0)).toBe(true);
   });
 
   it('keeps no bodies for a provider that does not record', async () => {
