@@ -167,6 +167,20 @@ describe('deferred loading', () => {
     await client.close();
   });
 
+  it('keeps serving other requests while a workflow spins', async () => {
+    const { client } = await connectClient(`${g.baseUrl}/mcp`, key, DEFERRED);
+    const other = await connectClient(`${g.baseUrl}/mcp`, key);
+    const spinning = client.callTool({ name: 'orchestrator', arguments: { workflow: 'for (;;) {}' } });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await other.client.ping();
+    expect(text(await other.client.callTool({ name: 'everything__echo', arguments: { message: 'meanwhile' } }))).toBe('Echo: meanwhile');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(text(await spinning)).toMatch(/orchestrator: timeout/);
+    await client.close();
+    await other.client.close();
+  });
+
   it('answers escape attempts, runaway scripts and bad input with tool errors and stays healthy', async () => {
     const { client } = await connectClient(`${g.baseUrl}/mcp`, key, DEFERRED);
     const run = async (workflow: string) => (await client.callTool({ name: 'orchestrator', arguments: { workflow } })) as CallToolResult;
