@@ -222,6 +222,17 @@ describe.each(DIALECTS)('request log on %s', (dialect) => {
     expect(await codeOf(scoped.logs.listMcpCallLogs({ workspaceId: w.workspaceId }))).toBe(Code.PermissionDenied);
   });
 
+  it('the pipeline gauges are on /metrics', async () => {
+    await s.sluice.logs.pipeline.flush();
+    const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('sluice_log_queue_depth')).toBe(0);
+    expect(value('sluice_log_spill_bytes')).toBe(0);
+    expect(value('sluice_log_database_up')).toBe(1);
+    expect(value('sluice_log_records_written')).toBeGreaterThanOrEqual(9);
+    expect(value('sluice_log_records_dropped')).toBe(0);
+  });
+
   it('the same over tRPC', async () => {
     const trpc = createSluiceTrpcClient({ baseUrl: s.baseUrl, token: s.rootToken });
     const page = (await trpc.log.listRequestLogs.query({ workspaceId: w.workspaceId, errorCode: 'model_not_found' })) as { requestLogs: { id: string; status: number }[] };

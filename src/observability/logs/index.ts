@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { Orm } from '../../db/orm.js';
 import type { ProxyContext } from '../../policy/context.js';
+import { registerGauge } from '../prometheus/gauges.js';
 import type { McpCallSink } from '../records.js';
 import { createDbLogWriter, type LogWriter } from './db-writer.js';
 import { mcpCallLogRecord } from './mcp-record.js';
@@ -81,6 +82,15 @@ export function createLogPlane(options: LogPlaneOptions): LogPlane {
         });
   pruner?.start();
   const maxBodyChars = options.maxBodyChars;
+  // Read at every `/metrics` scrape (cheap: counters kept by the pipeline and the spill).
+  const unregister = [
+    registerGauge('sluice_log_queue_depth', 'Request and MCP call log records waiting in memory.', () => pipeline.stats().queued),
+    registerGauge('sluice_log_spill_bytes', 'Unread bytes in the log spill (records waiting on disk for the database).', () => pipeline.stats().spillBytes),
+    registerGauge('sluice_log_spill_segments', 'Log spill segment files on disk.', () => pipeline.stats().spillSegments),
+    registerGauge('sluice_log_records_written', 'Log records written to the database since start.', () => pipeline.stats().written),
+    registerGauge('sluice_log_records_dropped', 'Log records dropped since start (refused by the database, or the spill was full).', () => pipeline.stats().dropped),
+    registerGauge('sluice_log_database_up', '1 when the last log write or ping reached the database.', () => (pipeline.stats().databaseUp ? 1 : 0)),
+  ];
   return {
     observe(ctx) {
       try {
@@ -102,6 +112,7 @@ export function createLogPlane(options: LogPlaneOptions): LogPlane {
     async close() {
       await pruner?.stop();
       await pipeline.close();
+      for (const off of unregister) off();
     },
   };
 }
