@@ -206,6 +206,7 @@ export class GatewayView {
     const loaded = this.servers.filter((s) => !this.isDeferred(s));
     const { entries, skipped, collected } = await this.visibleTools(loaded, signal);
     const own = this.deferring ? this.gatewayTools() : [];
+    if (own.some((t) => t.name === ORCHESTRATOR)) this.services.sandbox.warm();
     return { tools: [...own, ...entries.map((e) => e.tool)], ...listMeta(this.problems(collected), skipped) };
   }
 

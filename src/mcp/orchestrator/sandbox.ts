@@ -103,6 +103,14 @@ export class Sandbox {
     return this.slots.filter((s) => !s.dead).length;
   }
 
+  /**
+   * Starts one worker if none is alive, so the first workflow does not wait
+   * for the engine to load (about 1.5 s on a small machine).
+   */
+  warm(): void {
+    if (!this.closed && this.slots.length === 0) this.spawn();
+  }
+
   /** Runs one workflow; never throws. */
   async run(req: WorkflowRequest): Promise<WorkflowOutcome> {
     const started = Date.now();
