@@ -57,6 +57,20 @@ describe('MCP governance', () => {
     await expect(update).rejects.toThrow(/gateway\.mcp\.authorization.*1:\d+/);
   });
 
+  it('rejects rate limits without a window, scope or positive limit', async () => {
+    const update = createGatewayService(g.t.deps).updateGateway(
+      create(UpdateGatewayRequestSchema, { gateway: { id: gatewayId, mcp: { rateLimits: [{ limit: 0n }] } }, updateMask: { paths: ['mcp'] } }),
+      g.t.root,
+    );
+    const err = await update.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/rate_limits\[0\]\.scope/);
+    expect(err?.message).toMatch(/rate_limits\[0\]\.limit/);
+    expect(err?.message).toMatch(/rate_limits\[0\]\.window/);
+  });
+
   it('applies the rule to lists, calls and calls made by workflows', async () => {
     await g.setMcp(gatewayId, { authorization: 'tool.server == "sluice" || tool.name != "get-sum" || key.metadata["team"] == "ops"' });
     await g.sync();
