@@ -61,7 +61,7 @@ describe('log pipeline on SQLite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const storedIds = async () => (await t.orm.em.fork().getConnection().execute<{ id: string }[]>('select id from request_logs order by rowid')).map((r) => r.id);
+  const storedIds = async () => (await t.orm.em.fork().getConnection().execute<{ id: string }[]>('select id from request_logs order by rowid')).map((r: { id: string }) => r.id);
   const fast = { flushIntervalMs: 5, retryMinMs: 10, retryMaxMs: 20 };
 
   it('keeps the order through an outage and releases memory while it lasts', async () => {
