@@ -28,6 +28,7 @@ describe.each(DIALECTS)('request log on %s', (dialect) => {
   let fake: FakeUpstream;
   let w: BuiltWorkspace;
   let other: BuiltWorkspace;
+  let long: BuiltWorkspace;
   let root: SluiceClient;
   let logs: RequestLog[];
   const started = Date.now();
@@ -78,10 +79,18 @@ describe.each(DIALECTS)('request log on %s', (dialect) => {
     for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? '';
     expect(streamed).toContain('Zanzibar');
     await openai.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'recorded plain' }] }, { headers: { 'x-team': 'red' } });
+    // A requested model longer than its column, and an unknown gateway name longer than its column: still recorded.
+    // (in a workspace of their own, so the other tests count only the requests above).
+    long = await buildWorkspace(s, { workspace: 'long', providers: [{ name: 'mock', type: ProviderType.MOCK, models: ['echo'] }] });
+    await expect(new OpenAI({ baseURL: `${s.baseUrl}/v1`, apiKey: long.apiKey, maxRetries: 0 }).chat.completions.create({ model: 'x'.repeat(400), messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
+    const longGateway = await fetch(`${s.baseUrl}/gateways/${'g'.repeat(100)}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${long.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o', messages: [] }),
+    });
+    expect(longGateway.status).toBe(404);
     // 9. another workspace's request
     await new OpenAI({ baseURL: `${s.baseUrl}/v1`, apiKey: other.apiKey, maxRetries: 0 }).chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'elsewhere' }] });
     logs = await waitForRequestLogs(s, root, w.workspaceId, 7);
-    await waitForRequestLogs(s, root, '-', 9);
+    await waitForRequestLogs(s, root, '-', 11);
   }, 60_000);
   afterAll(async () => {
     await fake?.close();
@@ -93,6 +102,13 @@ describe.each(DIALECTS)('request log on %s', (dialect) => {
     expect(page.requestLogs).toHaveLength(1);
     return (await root.logs.getRequestLog({ id: page.requestLogs[0]!.id })).requestLog!;
   };
+
+  it('cuts client-controlled values to their column sizes instead of losing the record', async () => {
+    const all = await waitForRequestLogs(s, root, long.workspaceId, 2);
+    expect(all.find((l) => l.requestedModel.length === 255)).toMatchObject({ status: 404, errorCode: 'model_not_found' });
+    expect(all.find((l) => l.gateway === 'g'.repeat(63))).toMatchObject({ status: 404 });
+    expect(s.sluice.logs.stats().dropped).toBe(0);
+  });
 
   it('records every request of the workspace, newest first, and nothing of the others', () => {
     expect(logs).toHaveLength(7);
@@ -145,7 +161,7 @@ describe.each(DIALECTS)('request log on %s', (dialect) => {
     // Requests without the header are outside the CEL-keyed limit.
     expect(logs.find((l) => l.conversationId === 'conv-1')!.rateLimits).toEqual([]);
     // The 401 belongs to no workspace: root sees it across workspaces.
-    const all = await waitForRequestLogs(s, root, '-', 9);
+    const all = await waitForRequestLogs(s, root, '-', 11);
     const unauth = all.find((l) => l.status === 401)!;
     expect(unauth).toMatchObject({ workspaceId: '', apiKeyId: '', errorCode: 'invalid_api_key', rejectedStage: 'authenticate' });
   });

@@ -96,18 +96,19 @@ export function requestLogRecord(ctx: ProxyContext, options: RequestRecordOption
     id: ctx.requestId,
     time: ctx.startedAt,
     workspaceId: ctx.key?.workspace.id ?? gateway?.workspace.id ?? '',
-    gateway: gateway?.name ?? ctx.gatewayName ?? '',
+    // Client-controlled values (URL gateway name, requested model) are cut to their column sizes.
+    gateway: (gateway?.name ?? ctx.gatewayName ?? '').slice(0, 63),
     apiKeyId: ctx.key?.id ?? '',
     apiKeyPrefix: ctx.key?.prefix ?? '',
     endpoint: ctx.endpoint,
-    requestedModel: ctx.requestedModel,
+    requestedModel: ctx.requestedModel.slice(0, 255),
     provider: served?.provider ?? '',
-    model: served?.model ?? '',
+    model: (served?.model ?? '').slice(0, 255),
     route: ctx.route?.name ?? '',
     celResults: { ...ctx.celResults },
     attempts: ctx.attempts.map((a) => ({ ...a })),
     status,
-    errorCode: error ? (error.details.code ?? error.kind) : '',
+    errorCode: error ? (error.details.code ?? error.kind).slice(0, 64) : '',
     errorMessage: error?.message ?? '',
     rejectedStage: ctx.rejectedStage ?? '',
     latencyMs: Math.max(0, (ctx.finishedAt ?? Date.now()) - ctx.startedAt),
@@ -144,7 +145,7 @@ function recordBodies(ctx: ProxyContext, doc: RequestLogDoc, status: number, max
   doc.requestHeaders = JSON.stringify(redactHeaders(ctx.headers));
   doc.responseHeaders = JSON.stringify(redactHeaders(responseHeadersOf(ctx, status)));
   doc.requestBody = cut(JSON.stringify(ctx.body));
-  doc.responseBody = response === null ? null : cut(typeof response === 'string' ? JSON.stringify(response) : JSON.stringify(response));
+  doc.responseBody = response === null ? null : cut(JSON.stringify(response));
   const text = [...promptText(ctx.body), ...(response && typeof response === 'object' ? completionText(response as Record<string, unknown>) : [])];
   doc.searchText = cut(text.filter(Boolean).join('\n'));
 }
