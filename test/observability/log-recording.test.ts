@@ -55,6 +55,9 @@ describe.each(DIALECTS)('recording per provider on %s', (dialect) => {
     const final = await stream.finalMessage();
     expect(final.content[0]).toMatchObject({ type: 'text' });
 
+    // A prompt with a NUL character (PostgreSQL refuses U+0000 in text): recorded all the same.
+    await anthropic.messages.create({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'nul\u0000inside' }] });
+
     // Not recorded: served by the openai provider.
     const plain = await fetch(`${s.baseUrl}/v1/chat/completions`, {
       method: 'POST',
@@ -76,7 +79,7 @@ describe.each(DIALECTS)('recording per provider on %s', (dialect) => {
     let seen = '';
     while (!seen.includes('text_delta')) seen += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
-    logs = await waitForRequestLogs(s, root, w.workspaceId, 3);
+    logs = await waitForRequestLogs(s, root, w.workspaceId, 4);
   }, 60_000);
   afterAll(async () => {
     await anthropicFake?.close();
@@ -85,7 +88,7 @@ describe.each(DIALECTS)('recording per provider on %s', (dialect) => {
   });
 
   it('records the Anthropic stream, reassembled into one message', async () => {
-    const id = logs.find((l) => l.endpoint === 'messages' && !l.clientAborted)!.id;
+    const id = logs.find((l) => l.endpoint === 'messages' && !l.clientAborted && l.streamed)!.id;
     const rec = (await root.logs.getRequestLog({ id })).requestLog!;
     expect(rec).toMatchObject({ provider: 'anthropic', model: 'claude-sonnet-4-5', streamed: true, status: 200 });
     // The SDK sends its key as x-api-key or as a bearer token: either way only [REDACTED] is stored.
@@ -103,6 +106,14 @@ describe.each(DIALECTS)('recording per provider on %s', (dialect) => {
   it('records each budget outcome: an alert budget over its amount is warned, with what is left', () => {
     for (const l of logs) expect(l.spendLimits).toEqual([expect.objectContaining({ name: 'tiny', outcome: 'warned', key: `w:${w.workspaceId}`, remaining: 0n })]);
     expect(logs.every((l) => l.rateLimits.length === 0)).toBe(true);
+  });
+
+  it('a NUL in the prompt does not cost the record', async () => {
+    const rec = logs.find((l) => l.endpoint === 'messages' && !l.streamed)!;
+    expect(rec.status).toBe(200);
+    const full = (await root.logs.getRequestLog({ id: rec.id })).requestLog!;
+    expect(JSON.stringify(toJson(ValueSchema, full.requestBody!))).toMatch(/nul(\\u0000|\uFFFD)inside/);
+    expect(s.sluice.logs.stats().dropped).toBe(0);
   });
 
   it('keeps no bodies for a provider that does not record', async () => {

@@ -55,11 +55,15 @@ function int(v: unknown): number {
   return Math.max(-2_147_483_648, Math.min(2_147_483_647, n));
 }
 
+/** PostgreSQL refuses U+0000 in text and jsonb; a prompt can carry one, so it becomes U+FFFD there. */
+const NUL = /\u0000/g;
+const noNul = (_key: string, x: unknown): unknown => (typeof x === 'string' && x.includes('\u0000') ? x.replace(NUL, '\uFFFD') : x);
+
 function converter(postgres: boolean): (kind: Kind, v: unknown) => unknown {
   return (kind, v) => {
     switch (kind) {
       case 'text':
-        return v ?? null;
+        return postgres && typeof v === 'string' && v.includes('\u0000') ? v.replace(NUL, '\uFFFD') : (v ?? null);
       case 'int':
         return int(v);
       case 'bool':
@@ -67,7 +71,7 @@ function converter(postgres: boolean): (kind: Kind, v: unknown) => unknown {
       case 'time':
         return postgres ? new Date(v as number) : (v as number);
       case 'json':
-        return JSON.stringify(v ?? null);
+        return postgres ? JSON.stringify(v ?? null, noNul) : JSON.stringify(v ?? null);
       case 'bigint':
         return String(v ?? '0');
     }
