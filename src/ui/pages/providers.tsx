@@ -259,9 +259,11 @@ function Models(props: { provider: Provider }) {
   const [name, setName] = useState('');
   const [input, setInput] = useState('');
   const [output, setOutput] = useState('');
+  const [actionError, setActionError] = useState('');
   return (
     <Card title="Models">
       <Failure failure={models.failure} />
+      {actionError ? <p class="notice danger">{actionError}</p> : null}
       <Table<Model>
         label="Models"
         rows={models.data?.models ?? []}
@@ -291,7 +293,8 @@ function Models(props: { provider: Provider }) {
               <DangerButton
                 label="Delete"
                 onConfirm={async () => {
-                  await client.provider.deleteModel.mutate({ id: m.id }).catch((e: unknown) => alert(e instanceof Error ? e.message : String(e)));
+                  setActionError('');
+                  await client.provider.deleteModel.mutate({ id: m.id }).catch((e: unknown) => setActionError(e instanceof Error ? e.message : String(e)));
                   models.reload();
                 }}
               />
@@ -327,6 +330,7 @@ export function ProviderDetail(props: { id: string }) {
   const { client } = useSession();
   const loaded = useLoad(() => client.provider.getProvider.query({ id: props.id }), [props.id]);
   const p = loaded.data?.provider;
+  const [deleteError, setDeleteError] = useState('');
   return (
     <Page
       title={p ? `Provider ${p.name}` : 'Provider'}
@@ -339,7 +343,7 @@ export function ProviderDetail(props: { id: string }) {
                 await client.provider.deleteProvider.mutate({ id: p.id });
                 navigate('/providers');
               } catch (e) {
-                alert(e instanceof Error ? e.message : String(e));
+                setDeleteError(e instanceof Error ? e.message : String(e));
               }
             }}
           />
@@ -350,6 +354,7 @@ export function ProviderDetail(props: { id: string }) {
         <Link to="/providers">← All providers</Link>
       </p>
       <Failure failure={loaded.failure} />
+      {deleteError ? <p class="notice danger">{deleteError}</p> : null}
       {p ? (
         <>
           <p class="muted">
