@@ -29,6 +29,12 @@ function surfaceOf(url: string): ClientSchema {
   return /\/v1\/messages(\/|\?|$)/.test(url) ? 'anthropic-messages' : 'openai-chat';
 }
 
+function endpointOf(url: string): Endpoint {
+  if (/\/v1\/messages(\/|\?|$)/.test(url)) return 'messages';
+  if (/\/v1\/embeddings(\/|\?|$)/.test(url)) return 'embeddings';
+  return 'chat_completions';
+}
+
 function newContext(req: FastifyRequest<{ Params: Params }>, opts: ProxyOptions, surface: ClientSchema, endpoint: Endpoint): ProxyContext {
   return {
     requestId: newRequestId(),
@@ -71,7 +77,14 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyOptions): Pro
       details: { status, code: status === 413 ? 'request_too_large' : status === 500 ? undefined : 'invalid_json' },
     });
     if (status === 500) req.log.error({ err: error }, 'data-plane error');
-    void reply.code(status).header('x-request-id', newRequestId()).send(errorBody(surfaceOf(req.url), err));
+    // Refused before the pipeline ran, but logged like every other request (rejected at `parse`).
+    const ctx = newContext(req as FastifyRequest<{ Params: Params }>, opts, surfaceOf(req.url), endpointOf(req.url));
+    ctx.error = err;
+    ctx.rejectedStage = 'parse';
+    ctx.status = status;
+    void reply.code(status).header('x-request-id', ctx.requestId).send(errorBody(ctx.surface, err));
+    ctx.finishedAt = Date.now();
+    opts.hooks.settle?.(ctx);
   });
 
   // Unknown data-plane paths (e.g. `/v1/messages/count_tokens`) still answer in the surface's envelope.

@@ -9,6 +9,7 @@ import { ProviderType } from '@sluice/client/gen/provider';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/fake-upstream.js';
 import { buildWorkspace, type BuiltWorkspace } from '../helpers/gateway-setup.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
+import type { ProxyContext } from '../../src/policy/context.js';
 
 describe('data-plane access and errors', () => {
   let s: RunningSluice;
@@ -126,5 +127,28 @@ describe('data-plane access and errors', () => {
     const outside = await chat(ok, { authorization: `Bearer ${other}` }, '/gateways/other/v1/chat/completions');
     await expectOpenAIError(outside, 404, 'model_not_found');
     fake.reset();
+  });
+});
+
+describe('requests the body parser refuses', () => {
+  let s: RunningSluice;
+  const settled: ProxyContext[] = [];
+  beforeAll(async () => {
+    s = await startTestServer('sqlite', {}, { settle: (ctx) => settled.push(ctx) });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('are settled (logged) too, as rejected at parse, under the request id they were answered with', async () => {
+    const bad = await fetch(`${s.baseUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-x' }, body: '{"model": ' });
+    expect(bad.status).toBe(400);
+    const messages = await fetch(`${s.baseUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    expect(messages.status).toBe(400);
+    expect(settled.map((c) => [c.endpoint, c.surface, c.rejectedStage, c.status, c.error?.details.code])).toEqual([
+      ['chat_completions', 'openai-chat', 'parse', 400, 'invalid_json'],
+      ['messages', 'anthropic-messages', 'parse', 400, 'invalid_json'],
+    ]);
+    expect(settled[0]!.requestId).toBe(bad.headers.get('x-request-id'));
   });
 });
