@@ -132,6 +132,7 @@ async function write(change: Change, client: SluiceClient, ids: Ids): Promise<{ 
         tags: [...d.tags],
         models: [...d.models],
         modelSelector: d.modelSelector,
+        recordBodies: d.recordBodies,
         mcp: { deferLoading: d.mcp.deferLoading, blockedTools: [...d.mcp.blockedTools], authorization: d.mcp.authorization, rateLimits: d.mcp.rateLimits.map((l) => ({ ...l })) },
       };
       if (change.action === 'update') return (await client.gateways.updateGateway({ gateway, updateMask: mask }), {});

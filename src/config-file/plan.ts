@@ -213,6 +213,7 @@ function gatewayDiff(d: GatewayConfig, c: Gateway): string[] {
     tags: [sorted(d.tags), sorted(c.tags)],
     models: [sorted(d.models), sorted(c.models)],
     model_selector: [d.modelSelector, c.modelSelector],
+    record_bodies: [d.recordBodies, c.recordBodies ?? false],
     mcp: [
       [d.mcp.deferLoading, sorted(d.mcp.blockedTools), d.mcp.authorization, d.mcp.rateLimits.map((l) => [l.scope, String(l.limit), l.window, l.onStoreFailure])],
       [

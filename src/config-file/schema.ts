@@ -95,6 +95,8 @@ export interface GatewayConfig {
   /** Public model names (`<provider>/<model>`); empty means every enabled model. */
   models: string[];
   modelSelector: string;
+  /** Keep request and response headers and bodies in the request log for this gateway's traffic. */
+  recordBodies: boolean;
   mcp: { deferLoading: boolean; blockedTools: string[]; authorization: string; rateLimits: McpRateLimitConfig[] };
   routes: RouteConfig[];
   rateLimits: RateLimitConfig[];
@@ -197,7 +199,7 @@ const KEYS = {
   mock: ['latency_ms', 'completion_tokens'],
   model: ['name', 'enabled', 'price'],
   price: ['input_per_mtok', 'output_per_mtok', 'cached_input_per_mtok', 'cache_write_per_mtok'],
-  gateway: ['name', 'description', 'tags', 'models', 'model_selector', 'routes', 'rate_limits', 'spend_limits', 'mcp', 'mcp_servers'],
+  gateway: ['name', 'description', 'tags', 'models', 'model_selector', 'record_bodies', 'routes', 'rate_limits', 'spend_limits', 'mcp', 'mcp_servers'],
   route: ['name', 'priority', 'condition', 'enabled', 'pool', 'fallbacks'],
   pool: ['strategy', 'members', 'fallback_on', 'attempt_timeout_ms'],
   member: ['provider', 'model', 'weight'],
@@ -555,6 +557,7 @@ function readGateway(r: ConfigReader, path: string, value: unknown, names: Named
     tags: distinct(r, m, 'tags', m.stringList('tags', { slug: true })),
     models: distinct(r, m, 'models', m.stringList('models')),
     modelSelector: celExpression(r, m, 'model_selector', 'string', { maxLength: MAX_CEL_LENGTH }),
+    recordBodies: m.bool('record_bodies', false),
     mcp,
     routes: m.list('routes', (p, v, i) => readRoute(r, p, v, i, routeNames)),
     rateLimits: m.list('rate_limits', (p, v) => readRateLimit(r, p, v, rateNames)),

@@ -178,6 +178,17 @@ describe.each(DIALECTS)('config file on %s', (dialect) => {
     expect((await planConfig(load(edited), client)).changes.every((c) => c.action === 'unchanged')).toBe(true);
   });
 
+  it("applies a gateway's record_bodies and plans no change afterwards", async () => {
+    await applyText(example);
+    const edited = example.replace('description: Production traffic', 'description: Production traffic\n        record_bodies: true');
+    const plan = await planConfig(load(edited), client);
+    expect(plan.changes.filter((c) => c.action !== 'unchanged').map((c) => [c.kind, c.address, c.fields])).toEqual([['gateway', 'acme/prod', ['record_bodies']]]);
+    await applyText(edited);
+    const { gateway } = await client.gateways.getGateway({ id: await gatewayId(await workspaceId(), 'prod') });
+    expect(gateway?.recordBodies).toBe(true);
+    expect((await planConfig(load(edited), client)).changes.every((c) => c.action === 'unchanged')).toBe(true);
+  });
+
   it('updates prices, limits and key settings in place', async () => {
     await applyText(example);
     const edited = example
