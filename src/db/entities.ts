@@ -406,12 +406,14 @@ export type McpCallLogRow = InferEntity<typeof McpCallLogEntity>;
 export const MetricRollupEntity = defineEntity({
   name: 'MetricRollup',
   tableName: 'metric_rollups',
-  indexes: [{ properties: ['workspaceId', 'resolution', 'bucketStart'] }, { properties: ['resolution', 'bucketStart'] }],
+  indexes: [{ properties: ['workspaceId', 'resolution', 'projection', 'bucketStart'] }, { properties: ['resolution', 'bucketStart'] }],
   properties: {
     id: p.string().primary().length(80),
     workspaceId: p.string().length(40),
     resolution: p.integer(),
     bucketStart: p.bigint(),
+    /** Which dimensions the row keeps (bit mask, see `PROJECTIONS`); the others hold `*` (status -1). */
+    projection: p.integer().default(63),
     gateway: p.string().length(200).default(''),
     model: p.string().length(200).default(''),
     provider: p.string().length(200).default(''),

@@ -8,7 +8,7 @@
  */
 import { RESOLUTIONS, type Resolution, type RollupValues } from './rollup.js';
 import { LatencySketch } from './sketch.js';
-import type { DimensionName, RollupFilter, RollupStore, StoredRow } from './store.js';
+import { projectionFor, segmentsOf, type DimensionName, type RollupFilter, type RollupStore, type StoredRow, type TimeSegment } from './store.js';
 
 /** Group-by dimensions: the stored ones plus the status class derived from `status`. */
 export type GroupDimension = DimensionName | 'statusClass';
@@ -188,7 +188,15 @@ export async function queryMetrics(store: RollupStore, q: MetricsQuery): Promise
   const nPoints = (to - from) / bucket;
   const dims = [...new Set(q.groupBy)];
   const columns = [...new Set(dims.map((d) => (d === 'statusClass' ? 'status' : d)))] as DimensionName[];
-  const rows = await store.read({ workspaceId: q.workspaceId, resolution, from, to, filter: q.filter, dimensions: columns });
+  const filtered = (Object.keys(q.filter) as (keyof RollupFilter)[]).filter((k) => q.filter[k] !== undefined && q.filter[k] !== '').map((k) => (k === 'statusClass' ? 'status' : k));
+  const used = [...new Set([...columns, ...filtered])] as DimensionName[];
+  // Totals need no bucket grid: read whole days, hours and minutes exactly covering the range.
+  const segments: TimeSegment[] = q.totalsOnly ? segmentsOf(from, to) : [{ resolution, from, to }];
+  const rows: StoredRow[] = [];
+  for (const seg of segments) {
+    const part = await store.read({ workspaceId: q.workspaceId, resolution: seg.resolution, projection: projectionFor(seg.resolution, used), from: seg.from, to: seg.to, filter: q.filter, dimensions: columns });
+    for (const row of part) rows.push(row);
+  }
 
   const groups = new Map<string, GroupAcc>();
   // Without a group-by there is always one series, zero-filled when nothing matched.

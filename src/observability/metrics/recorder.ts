@@ -2,7 +2,8 @@
  * The metrics recorder: aggregates settled requests into per-minute cells
  * in memory (`observe`, synchronous, O(1), never throws, never touches the
  * database) and merges them into the rollup table every `flushIntervalMs`
- * in the background, each minute cell together with its hour and day cells.
+ * in the background, each minute cell together with its hour and day cells
+ * (in every stored projection, see rollup.ts).
  *
  * A failed flush (database unreachable) keeps its cells and merges them back
  * into the pending map, so they are written by a later flush; memory stays
@@ -12,7 +13,7 @@
  * flushes what is pending.
  */
 import type { ProxyContext } from '../../policy/context.js';
-import { addToCell, bucketOf, cellInputOf, dimensionKey, emptyCell, mergeCell, RESOLUTIONS, type RollupCell } from './rollup.js';
+import { addToCell, bucketOf, cellInputOf, COARSE_PROJECTIONS, dimensionKey, emptyCell, mergeCell, RESOLUTIONS, type RollupCell } from './rollup.js';
 import type { RollupStore } from './store.js';
 
 export interface MetricsRecorderOptions {
@@ -127,7 +128,10 @@ export class MetricsRecorder {
   }
 }
 
-/** The minute cells plus, for each, its hour and day cells (combined per dimensions). */
+/**
+ * The minute cells plus, for each, its hour and day cells in every stored projection
+ * (`COARSE_PROJECTIONS`), combined per row.
+ */
 export function withCoarser(minutes: Iterable<RollupCell>): RollupCell[] {
   const out: RollupCell[] = [];
   const coarse = new Map<string, RollupCell>();
@@ -135,10 +139,16 @@ export function withCoarser(minutes: Iterable<RollupCell>): RollupCell[] {
     out.push(cell);
     for (const resolution of RESOLUTIONS.slice(1)) {
       const bucketStart = cell.bucketStart - (cell.bucketStart % resolution);
-      const key = `${resolution}\u0001${bucketStart}\u0001${dimensionKey(cell)}`;
-      let into = coarse.get(key);
-      if (!into) coarse.set(key, (into = emptyCell(cell, resolution, bucketStart)));
-      mergeCell(into, cell);
+      for (const projection of COARSE_PROJECTIONS) {
+        const into = emptyCell(cell, resolution, bucketStart, projection);
+        const key = `${resolution}\u0001${bucketStart}\u0001${projection}\u0001${dimensionKey(into)}`;
+        const seen = coarse.get(key);
+        if (seen) mergeCell(seen, cell);
+        else {
+          mergeCell(into, cell);
+          coarse.set(key, into);
+        }
+      }
     }
   }
   out.push(...coarse.values());

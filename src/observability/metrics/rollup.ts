@@ -9,9 +9,22 @@ import { costNanos } from '../pricing/cost.js';
 import type { ProxyContext } from '../../policy/context.js';
 import { LatencySketch } from './sketch.js';
 
-/** Rollup resolutions in seconds: every minute cell is also merged into its hour and its day. */
-export const RESOLUTIONS = [60, 3600, 86400] as const;
+/** Rollup resolutions in seconds: every minute cell is also merged into its quarter hour, hour and day. */
+export const RESOLUTIONS = [60, 900, 3600, 86400] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
+
+/** Bit of each dimension in a projection mask. */
+export const DIMENSION_BITS = { gateway: 1, model: 2, provider: 4, apiKeyId: 8, route: 16, status: 32 } as const;
+/** Every dimension kept: the only projection of minute rows. */
+export const FULL_PROJECTION = 63;
+/**
+ * Projections stored for quarter-hour, hour and day rows besides the full one: the total, each dimension
+ * alone, and the gateway with each other dimension. A query whose group-by and filters use only
+ * the dimensions of one of them reads its few rows instead of every combination.
+ */
+export const COARSE_PROJECTIONS = [0, 1, 2, 4, 8, 16, 32, 3, 5, 9, 17, 33, FULL_PROJECTION] as const;
+/** The value of a dimension a projection leaves out. */
+export const OMITTED = '*';
 
 /** Longest stored dimension value; longer values are cut. */
 export const MAX_DIMENSION_LENGTH = 200;
@@ -46,6 +59,8 @@ export interface RollupValues {
 
 export interface RollupCell extends RollupDimensions, RollupValues {
   resolution: Resolution;
+  /** The dimensions kept (`DIMENSION_BITS` mask); the others are `*` (status -1). */
+  projection: number;
   /** Bucket start, epoch seconds (a multiple of `resolution`). */
   bucketStart: number;
 }
@@ -106,15 +121,17 @@ export function cellInputOf(ctx: ProxyContext): CellInput | undefined {
 }
 
 /** A cell with zero values. */
-export function emptyCell(dims: RollupDimensions, resolution: Resolution, bucketStart: number): RollupCell {
+export function emptyCell(dims: RollupDimensions, resolution: Resolution, bucketStart: number, projection: number = FULL_PROJECTION): RollupCell {
+  const keep = (bit: number, value: string) => (projection & bit ? value : OMITTED);
   return {
     workspaceId: dims.workspaceId,
-    gateway: dims.gateway,
-    model: dims.model,
-    provider: dims.provider,
-    apiKeyId: dims.apiKeyId,
-    route: dims.route,
-    status: dims.status,
+    gateway: keep(DIMENSION_BITS.gateway, dims.gateway),
+    model: keep(DIMENSION_BITS.model, dims.model),
+    provider: keep(DIMENSION_BITS.provider, dims.provider),
+    apiKeyId: keep(DIMENSION_BITS.apiKeyId, dims.apiKeyId),
+    route: keep(DIMENSION_BITS.route, dims.route),
+    status: projection & DIMENSION_BITS.status ? dims.status : -1,
+    projection,
     resolution,
     bucketStart,
     requests: 0,
@@ -166,10 +183,10 @@ export function dimensionKey(d: RollupDimensions): string {
   return `${d.workspaceId}\u0001${d.gateway}\u0001${d.model}\u0001${d.provider}\u0001${d.apiKeyId}\u0001${d.route}\u0001${d.status}`;
 }
 
-/** The row id of a cell: `<resolution>:<bucket start>:<sha-256 of the dimensions, 32 hex>`. */
+/** The row id of a cell: `<resolution>:<bucket start>:<projection>:<sha-256 of the dimensions, 32 hex>`. */
 export function rowId(cell: RollupCell): string {
   const hash = createHash('sha256').update(dimensionKey(cell)).digest('hex').slice(0, 32);
-  return `${cell.resolution}:${cell.bucketStart}:${hash}`;
+  return `${cell.resolution}:${cell.bucketStart}:${cell.projection}:${hash}`;
 }
 
 /** The start (epoch s) of the `resolution` bucket containing `epochMs`. */

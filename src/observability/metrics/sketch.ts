@@ -37,9 +37,12 @@ function valueOf(index: number): number {
 
 /** A growable sketch. Not shared between threads; `merge*` mutates the receiver. */
 export class LatencySketch {
-  /** Count per bucket, `counts[j]` being bucket `offset + j`. */
-  private counts: number[] = [];
+  /** Count per bucket, `counts[j]` being bucket `offset + j`; grows by doubling. */
+  private counts = new Float64Array(0);
   private offset = 0;
+  /** Lowest and highest bucket index holding a count (lo > hi when none). */
+  private lo = 1;
+  private hi = 0;
   private zero = 0;
   private total = 0;
 
@@ -56,32 +59,48 @@ export class LatencySketch {
       this.zero += times;
       return;
     }
-    this.addAt(indexOf(valueMs), times);
+    const index = indexOf(valueMs);
+    this.reserve(index, index);
+    this.counts[index - this.offset]! += times;
   }
 
-  private addAt(index: number, times: number): void {
-    if (this.counts.length === 0) {
-      this.offset = index;
-      this.counts.push(times);
+  /** Makes buckets `from..to` addressable. */
+  private reserve(from: number, to: number): void {
+    if (this.lo > this.hi) {
+      if (this.counts.length < to - from + 1 || from < this.offset || to >= this.offset + this.counts.length) {
+        const size = Math.max(64, to - from + 1);
+        this.counts = new Float64Array(size);
+        this.offset = from - Math.floor((size - (to - from + 1)) / 2);
+      }
+      this.lo = from;
+      this.hi = to;
       return;
     }
-    if (index < this.offset) {
-      const grow = this.offset - index;
-      this.counts = new Array<number>(grow).fill(0).concat(this.counts);
-      this.offset = index;
-    } else if (index >= this.offset + this.counts.length) {
-      for (let j = this.offset + this.counts.length; j <= index; j++) this.counts.push(0);
-    }
-    this.counts[index - this.offset]! += times;
+    const usedLo = this.lo;
+    const usedHi = this.hi;
+    if (from < this.lo) this.lo = from;
+    if (to > this.hi) this.hi = to;
+    if (this.lo >= this.offset && this.hi < this.offset + this.counts.length) return;
+    const span = this.hi - this.lo + 1;
+    const size = Math.max(span, this.counts.length * 2);
+    const next = new Float64Array(size);
+    const offset = this.lo - Math.floor((size - span) / 2);
+    next.set(this.counts.subarray(usedLo - this.offset, usedHi - this.offset + 1), usedLo - offset);
+    this.counts = next;
+    this.offset = offset;
   }
 
   /** Adds every value of `other` into this sketch. */
   merge(other: LatencySketch): void {
     this.zero += other.zero;
     this.total += other.total;
-    for (let j = 0; j < other.counts.length; j++) {
-      const c = other.counts[j]!;
-      if (c) this.addAt(other.offset + j, c);
+    if (other.lo > other.hi) return;
+    this.reserve(other.lo, other.hi);
+    const src = other.counts;
+    const shift = other.offset - this.offset;
+    for (let j = other.lo - other.offset, end = other.hi - other.offset; j <= end; j++) {
+      const c = src[j]!;
+      if (c) this.counts[j + shift]! += c;
     }
   }
 
@@ -96,17 +115,27 @@ export class LatencySketch {
     this.zero += zero;
     this.total += zero;
     if (n === 0) return;
-    // Make room once for the whole incoming range, then add in place.
-    this.addAt(offset, 0);
-    this.addAt(offset + n - 1, 0);
+    this.reserve(offset, offset + n - 1);
     const base = offset - this.offset;
+    const counts = this.counts;
+    let pos = r.pos;
     for (let j = 0; j < n; j++) {
-      const c = readVarint(bytes, r);
+      // Inline varint read: most counts fit one byte.
+      let b = bytes[pos++]!;
+      let c = b & 0x7f;
+      let scale = 0x80;
+      while (b >= 0x80) {
+        if (pos >= bytes.length) throw new RangeError('truncated sketch');
+        b = bytes[pos++]!;
+        c += (b & 0x7f) * scale;
+        scale *= 0x80;
+      }
       if (c) {
-        this.counts[base + j]! += c;
+        counts[base + j]! += c;
         this.total += c;
       }
     }
+    if (pos > bytes.length) throw new RangeError('truncated sketch');
   }
 
   /**
@@ -118,24 +147,24 @@ export class LatencySketch {
     const rank = Math.max(0, Math.min(1, q)) * (this.total - 1);
     let seen = this.zero;
     if (rank < seen) return 0;
-    for (let j = 0; j < this.counts.length; j++) {
-      seen += this.counts[j]!;
-      if (rank < seen) return valueOf(this.offset + j);
+    for (let i = this.lo; i <= this.hi; i++) {
+      seen += this.counts[i - this.offset]!;
+      if (rank < seen) return valueOf(i);
     }
-    return valueOf(this.offset + this.counts.length - 1);
+    return valueOf(this.hi);
   }
 
   /** The compact binary form (see the module comment). */
   encode(): Uint8Array {
-    let start = 0;
-    let end = this.counts.length;
-    while (start < end && this.counts[start] === 0) start++;
-    while (end > start && this.counts[end - 1] === 0) end--;
+    let start = this.lo;
+    let end = this.hi;
+    while (start <= end && this.counts[start - this.offset] === 0) start++;
+    while (end >= start && this.counts[end - this.offset] === 0) end--;
     const out: number[] = [VERSION];
     writeVarint(out, this.zero);
-    writeVarint(out, zigzag(end > start ? this.offset + start : 0));
-    writeVarint(out, end - start);
-    for (let j = start; j < end; j++) writeVarint(out, this.counts[j]!);
+    writeVarint(out, zigzag(end >= start ? start : 0));
+    writeVarint(out, end >= start ? end - start + 1 : 0);
+    for (let i = start; i <= end; i++) writeVarint(out, this.counts[i - this.offset]!);
     return Uint8Array.from(out);
   }
 

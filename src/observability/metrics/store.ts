@@ -15,14 +15,14 @@
  */
 import type { Orm } from '../../db/orm.js';
 import { dialectOf } from '../../db/orm.js';
-import { mergeCell, RESOLUTIONS, rowId, type Resolution, type RollupCell, type RollupValues } from './rollup.js';
+import { COARSE_PROJECTIONS, DIMENSION_BITS, FULL_PROJECTION, mergeCell, RESOLUTIONS, rowId, type Resolution, type RollupCell, type RollupValues } from './rollup.js';
 import { LatencySketch } from './sketch.js';
 
 /** Rows per statement (bounded by SQLite's and PostgreSQL's parameter limits). */
 const CHUNK = 400;
 
 const VALUE_COLUMNS = 'requests, errors, fallbacks, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_nanos, latency_sum_ms, latency_sketch, ttft_sketch';
-const INSERT_COLUMNS = `id, workspace_id, resolution, bucket_start, gateway, model, provider, api_key_id, route, status, ${VALUE_COLUMNS}`;
+const INSERT_COLUMNS = `id, workspace_id, resolution, bucket_start, projection, gateway, model, provider, api_key_id, route, status, ${VALUE_COLUMNS}`;
 const INSERT_PLACEHOLDERS = `(${INSERT_COLUMNS.split(',').map(() => '?').join(', ')})`;
 
 /** A stored row as the database driver returns it (bigints may be strings, numbers or bigints). */
@@ -58,6 +58,8 @@ export type RollupFilter = Partial<Record<Exclude<DimensionName, 'status'>, stri
 export interface RollupRead {
   workspaceId: string;
   resolution: Resolution;
+  /** The stored projection to read (`projectionFor`). */
+  projection: number;
   /** Epoch seconds, inclusive. */
   from: number;
   /** Epoch seconds, exclusive. */
@@ -117,7 +119,7 @@ export class RollupStore {
         const fresh = [...pending.entries()];
         const inserted = await run<{ id: string }[]>(
           `insert into metric_rollups (${INSERT_COLUMNS}) values ${fresh.map(() => INSERT_PLACEHOLDERS).join(', ')} on conflict (id) do nothing returning id`,
-          fresh.flatMap(([id, c]) => [id, c.workspaceId, c.resolution, c.bucketStart, c.gateway, c.model, c.provider, c.apiKeyId, c.route, c.status, ...valueParams(c)]),
+          fresh.flatMap(([id, c]) => [id, c.workspaceId, c.resolution, c.bucketStart, c.projection, c.gateway, c.model, c.provider, c.apiKeyId, c.route, c.status, ...valueParams(c)]),
         );
         for (const row of inserted) pending.delete(row.id);
         // The rest exist already (written earlier or by another replica): lock, add, update.
@@ -129,8 +131,8 @@ export class RollupStore {
 
   /** The rows of one workspace, resolution and range, with the requested dimension columns. */
   async read(q: RollupRead): Promise<StoredRow[]> {
-    const where = ['workspace_id = ?', 'resolution = ?', 'bucket_start >= ?', 'bucket_start < ?'];
-    const params: unknown[] = [q.workspaceId, q.resolution, q.from, q.to];
+    const where = ['workspace_id = ?', 'resolution = ?', 'projection = ?', 'bucket_start >= ?', 'bucket_start < ?'];
+    const params: unknown[] = [q.workspaceId, q.resolution, q.projection, q.from, q.to];
     for (const [name, value] of Object.entries(q.filter) as [keyof RollupFilter, string | number | undefined][]) {
       if (value === undefined || value === '') continue;
       if (name === 'statusClass') {
@@ -154,8 +156,9 @@ export class RollupStore {
     const out = new Map<string, CostTotals>();
     const key = dimension ? DIMENSION_COLUMNS[dimension] : `''`;
     for (const seg of segments) {
-      const where = ['workspace_id = ?', 'resolution = ?', 'bucket_start >= ?', 'bucket_start < ?'];
-      const params: unknown[] = [workspaceId, seg.resolution, seg.from, seg.to];
+      const used: DimensionName[] = [...(dimension ? [dimension] : []), ...(Object.keys(filter) as DimensionName[]).filter((k) => filter[k as keyof RollupFilter])];
+      const where = ['workspace_id = ?', 'resolution = ?', 'projection = ?', 'bucket_start >= ?', 'bucket_start < ?'];
+      const params: unknown[] = [workspaceId, seg.resolution, projectionFor(seg.resolution, used), seg.from, seg.to];
       for (const [name, value] of Object.entries(filter) as [DimensionName, string | undefined][]) {
         if (value === undefined || value === '') continue;
         where.push(`${DIMENSION_COLUMNS[name]} = ?`);
@@ -193,7 +196,7 @@ export class RollupStore {
   async workspacesWithRowsBefore(before: number): Promise<string[]> {
     const rows: { workspace_id: string }[] = await this.orm.em
       .getConnection()
-      .execute('select distinct workspace_id from metric_rollups where resolution = ? and bucket_start < ?', [RESOLUTIONS[2], before], 'all');
+      .execute('select distinct workspace_id from metric_rollups where resolution = ? and bucket_start < ?', [RESOLUTIONS[3], before], 'all');
     return rows.map((r) => r.workspace_id);
   }
 }
@@ -207,8 +210,8 @@ export interface TimeSegment {
 
 /**
  * Splits `[from, to)` (epoch s, rounded out to whole minutes) into the fewest segments each
- * aligned to its resolution: minutes up to the first hour, hours up to the first day, whole
- * days, then hours and minutes again. The segments cover the range exactly.
+ * aligned to its resolution: minutes up to the first quarter hour, quarters up to the first
+ * hour, hours up to the first day, whole days, then hours, quarters and minutes again. The segments cover the range exactly.
  */
 export function segmentsOf(fromS: number, toS: number): TimeSegment[] {
   const from = Math.floor(fromS / 60) * 60;
@@ -229,8 +232,24 @@ export function segmentsOf(fromS: number, toS: number): TimeSegment[] {
     out.push({ resolution: r, from: start, to: end });
     split(end, b, finer);
   };
-  split(from, to, [86400, 3600, 60]);
+  split(from, to, [86400, 3600, 900, 60]);
   return out.sort((x, y) => x.from - y.from);
+}
+
+/** The stored projection with the fewest dimensions that keeps all of `dimensions` at `resolution`. */
+export function projectionFor(resolution: Resolution, dimensions: readonly DimensionName[]): number {
+  if (resolution === 60) return FULL_PROJECTION;
+  let needed = 0;
+  for (const d of dimensions) needed |= DIMENSION_BITS[d];
+  let best: number = FULL_PROJECTION;
+  for (const p of COARSE_PROJECTIONS) if ((p & needed) === needed && bits(p) < bits(best)) best = p;
+  return best;
+}
+
+function bits(mask: number): number {
+  let n = 0;
+  for (let m = mask; m; m >>= 1) n += m & 1;
+  return n;
 }
 
 /** Cost totals of one group. */

@@ -3,9 +3,11 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261201093950_initial as M0 } from './Migration20261201093950_initial.js';
 import { Migration20261201123548_metric_rollups as M1 } from './Migration20261201123548_metric_rollups.js';
 import { Migration20261201123631_request_logs as M2 } from './Migration20261201123631_request_logs.js';
+import { Migration20261201133040_metric_rollup_projections as M3 } from './Migration20261201133040_metric_rollup_projections.js';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261201093950_initial', class: M0 },
   { name: 'Migration20261201123548_metric_rollups', class: M1 },
   { name: 'Migration20261201123631_request_logs', class: M2 },
+  { name: 'Migration20261201133040_metric_rollup_projections', class: M3 },
 ];

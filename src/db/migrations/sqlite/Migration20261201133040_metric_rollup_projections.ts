@@ -1,0 +1,12 @@
+import { Migration } from '@mikro-orm/migrations';
+
+export class Migration20261201133040_metric_rollup_projections extends Migration {
+
+  override async up(): Promise<void> {
+    this.addSql(`drop index \`metric_rollups_workspace_id_resolution_bucket_start_index\`;`);
+
+    this.addSql(`alter table \`metric_rollups\` add column \`projection\` integer not null default 63;`);
+    this.addSql(`create index \`metric_rollups_workspace_id_resolution_projection_bucket_start_index\` on \`metric_rollups\` (\`workspace_id\`, \`resolution\`, \`projection\`, \`bucket_start\`);`);
+  }
+
+}
