@@ -34,7 +34,7 @@ function build(el: HTMLElement, x: number[], series: Series[], kind: 'line' | 'b
         stroke: axisColor,
         grid: { stroke: grid, width: 1 },
         ticks: { stroke: grid },
-        size: 70,
+        size: 84,
         ...(series[0]?.format ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => series[0]!.format!(v)) } : {}),
       },
     ],
@@ -46,7 +46,11 @@ function build(el: HTMLElement, x: number[], series: Series[], kind: 'line' | 'b
         fill: kind === 'bars' ? cssVar(s.color) : `${cssVar(s.color)}22`,
         width: 2,
         // Isolated values (one busy minute in an idle hour) would be invisible as a line.
-        points: { show: s.values.filter((v) => v !== null && v !== 0).length < 4, size: 6 },
+        points: {
+          show: s.values.filter((v) => v !== null && v !== 0).length < 4,
+          size: 6,
+          filter: () => s.values.flatMap((v, i) => (v ? [i] : [])),
+        },
         value: s.format ? (_u: uPlot, v: number | null) => (v === null ? '–' : s.format!(v)) : undefined,
         ...(kind === 'bars' ? { paths: uPlot.paths.bars!({ size: [0.9, 64] }), points: { show: false } } : {}),
       })),
