@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ProviderType } from '@sluice/client/gen/provider';
+import { RateLimitUnit, RateLimitWindow } from '@sluice/client/gen/gateway';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/fake-upstream.js';
 import { buildWorkspace, type BuiltWorkspace } from '../helpers/gateway-setup.js';
 import { DIALECTS } from '../helpers/database.js';
@@ -71,6 +72,11 @@ describe.each(DIALECTS)('Prometheus /metrics on %s', (dialect) => {
       ],
       gateway: { routes: [{ name: 'main', condition: 'request.model == "gpt-4o"', pool: { members: [{ provider: 'a', model: 'gpt-4o' }] }, fallbacks: [{ members: [{ provider: 'b', model: 'gpt-4o' }] }] }] },
     });
+    await w.client.gateways.createRateLimit({
+      gatewayId: w.gatewayId,
+      rateLimit: { name: 'per-key', unit: RateLimitUnit.REQUESTS, limit: 1000n, window: RateLimitWindow.MINUTE, scope: { kind: { case: 'key', value: true } } },
+    });
+    await s.sluice.snapshots.refresh();
     const client = new OpenAI({ baseURL: `${s.baseUrl}/v1`, apiKey: w.apiKey, maxRetries: 0 });
     const add = (u: { prompt_tokens: number; completion_tokens: number } | null | undefined) => {
       tokens.input += u?.prompt_tokens ?? 0;
@@ -113,6 +119,7 @@ describe.each(DIALECTS)('Prometheus /metrics on %s', (dialect) => {
     expect([...new Set(les)]).toEqual(['0.01', '0.02', '0.04', '0.08', '0.16', '0.32', '0.64', '1.28', '2.56', '5.12', '10.24', '20.48', '40.96', '81.92', '+Inf']);
     expect(sum(seriesOf(series, 'gen_ai_server_time_to_first_token_seconds_count'))).toBe(8);
     expect(sum(family(all, 'sluice_cost_usd_total'))).toBeGreaterThan(0);
+    expect(sum(family(all, 'sluice_limit_checks_total'), { kind: 'rate', limit: 'per-key', outcome: 'allowed' })).toBe(9);
     expect(family(all, 'sluice_metrics_rollup_pending_cells').type).toBe('GAUGE');
     expect(family(all, 'process_cpu_user_seconds_total').type).toBe('COUNTER');
   });

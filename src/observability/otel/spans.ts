@@ -7,7 +7,7 @@
  * `sluice.*` ones. A valid W3C `traceparent` request header makes the
  * request span a child of the caller's span.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Endpoint, ProxyContext } from '../../policy/context.js';
 import { genAiProviderName } from '../prometheus/metrics.js';
 import { requestCostNanos } from '../metrics/rollup.js';
@@ -37,7 +37,21 @@ export interface OtlpSpan {
 const OPERATION: Record<Endpoint, string> = { chat_completions: 'chat', messages: 'chat', embeddings: 'embeddings' };
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
 
-const nanos = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
+/** Epoch ms (integers, from `Date.now()`) as decimal nanoseconds. */
+const nanos = (ms: number): string => (Number.isInteger(ms) ? `${ms}000000` : (BigInt(Math.round(ms * 1000)) * 1000n).toString());
+
+/** Random ids from a pooled buffer: one `randomFillSync` per 4 KiB instead of one call per id. */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const hex = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return hex;
+}
 
 function attrs(values: Record<string, string | number | boolean | undefined>): OtlpAttribute[] {
   const out: OtlpAttribute[] = [];
@@ -62,8 +76,8 @@ export function parentOf(header: string | string[] | undefined): { traceId: stri
 /** The request span and its attempt spans. */
 export function spansOf(ctx: ProxyContext): OtlpSpan[] {
   const parent = parentOf(ctx.headers.traceparent);
-  const traceId = parent?.traceId ?? randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
+  const traceId = parent?.traceId ?? randomHex(16);
+  const spanId = randomHex(8);
   const operation = OPERATION[ctx.endpoint];
   const status = ctx.status ?? (ctx.clientAborted ? 499 : 500);
   const finishedAt = ctx.finishedAt ?? Date.now();
@@ -116,7 +130,7 @@ export function spansOf(ctx: ProxyContext): OtlpSpan[] {
     const failed = a.status === 0 || a.status >= 400;
     spans.push({
       traceId,
-      spanId: randomBytes(8).toString('hex'),
+      spanId: randomHex(8),
       parentSpanId: spanId,
       name: `${operation} ${a.model}`,
       kind: 3,

@@ -80,6 +80,7 @@ export class PrometheusMetrics {
   private readonly rejections: Counter;
   private readonly fallbacks: Counter;
   private readonly cost: Counter;
+  private readonly limits: Counter;
 
   constructor(options: PrometheusOptions = {}) {
     this.labels = new LabelBudget(options.labelValueCap ?? DEFAULT_LABEL_VALUE_CAP);
@@ -130,6 +131,12 @@ export class PrometheusMetrics {
       labelNames: ['gateway', 'model', 'provider'],
       registers,
     });
+    this.limits = new Counter({
+      name: 'sluice_limit_checks_total',
+      help: 'Rate-limit and budget checks by limit and outcome (allowed, rejected, warned, store_unavailable)',
+      labelNames: ['gateway', 'kind', 'limit', 'outcome'],
+      registers,
+    });
     const labels = this.labels;
     new Counter({
       name: 'sluice_metrics_label_values_folded_total',
@@ -167,6 +174,9 @@ export class PrometheusMetrics {
     if (ctx.rejectedStage || status >= 400) {
       const code = ctx.error?.details.code ?? ctx.error?.kind ?? String(status);
       this.rejections.inc({ gateway, stage: L.value('stage', ctx.rejectedStage ?? 'forward'), code: L.value('code', code) });
+    }
+    for (const o of ctx.limitOutcomes ?? []) {
+      this.limits.inc({ gateway, kind: o.kind, limit: L.value('limit', o.name), outcome: o.outcome });
     }
     for (const a of ctx.attempts) {
       if (a.fallbackReason) {
