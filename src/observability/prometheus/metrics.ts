@@ -44,6 +44,23 @@ export function genAiProviderName(ctx: ProxyContext, provider: string): string {
   return (kind && GENAI_PROVIDER[kind]) || provider;
 }
 
+/**
+ * Children of a labelled metric by label values: prom-client validates and hashes the labels on
+ * every `inc`/`observe`; a child found here skips that. Bounded by the label caps.
+ */
+class Children<C> {
+  private readonly map = new Map<string, C>();
+  constructor(private readonly make: (labels: Record<string, string>) => C) {}
+
+  get(labels: Record<string, string>): C {
+    let key = '';
+    for (const k in labels) key += `${labels[k]}\u0001`;
+    let child = this.map.get(key);
+    if (!child) this.map.set(key, (child = this.make(labels)));
+    return child;
+  }
+}
+
 /** Keeps at most `cap` distinct values per label. */
 class LabelBudget {
   private readonly seen = new Map<string, Set<string>>();
@@ -81,6 +98,16 @@ export class PrometheusMetrics {
   private readonly fallbacks: Counter;
   private readonly cost: Counter;
   private readonly limits: Counter;
+  private readonly c: {
+    duration: Children<Histogram.Internal<string>>;
+    ttft: Children<Histogram.Internal<string>>;
+    tokens: Children<Histogram.Internal<string>>;
+    requests: Children<Counter.Internal>;
+    rejections: Children<Counter.Internal>;
+    fallbacks: Children<Counter.Internal>;
+    cost: Children<Counter.Internal>;
+    limits: Children<Counter.Internal>;
+  };
 
   constructor(options: PrometheusOptions = {}) {
     this.labels = new LabelBudget(options.labelValueCap ?? DEFAULT_LABEL_VALUE_CAP);
@@ -147,6 +174,16 @@ export class PrometheusMetrics {
         this.inc(labels.folded);
       },
     });
+    this.c = {
+      duration: new Children((l) => this.duration.labels(l)),
+      ttft: new Children((l) => this.ttft.labels(l)),
+      tokens: new Children((l) => this.tokens.labels(l)),
+      requests: new Children((l) => this.requests.labels(l)),
+      rejections: new Children((l) => this.rejections.labels(l)),
+      fallbacks: new Children((l) => this.fallbacks.labels(l)),
+      cost: new Children((l) => this.cost.labels(l)),
+      limits: new Children((l) => this.limits.labels(l)),
+    };
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -169,18 +206,18 @@ export class PrometheusMetrics {
     const modelName = served ? `${served.provider}/${served.model}` : last ? `${last.provider}/${last.model}` : '';
     const model = L.value('model', modelName);
     const providerLabel = L.value('provider', provider);
-    this.requests.inc({ gateway, model, provider: providerLabel, status: L.value('status', String(status)) });
+    this.c.requests.get({ gateway, model, provider: providerLabel, status: L.value('status', String(status)) }).inc();
 
     if (ctx.rejectedStage || status >= 400) {
       const code = ctx.error?.details.code ?? ctx.error?.kind ?? String(status);
-      this.rejections.inc({ gateway, stage: L.value('stage', ctx.rejectedStage ?? 'forward'), code: L.value('code', code) });
+      this.c.rejections.get({ gateway, stage: L.value('stage', ctx.rejectedStage ?? 'forward'), code: L.value('code', code) }).inc();
     }
     for (const o of ctx.limitOutcomes ?? []) {
-      this.limits.inc({ gateway, kind: o.kind, limit: L.value('limit', o.name), outcome: o.outcome });
+      this.c.limits.get({ gateway, kind: o.kind, limit: L.value('limit', o.name), outcome: o.outcome }).inc();
     }
     for (const a of ctx.attempts) {
       if (a.fallbackReason) {
-        this.fallbacks.inc({ gateway, provider: L.value('provider', a.provider), model: L.value('model', `${a.provider}/${a.model}`), reason: L.value('reason', a.fallbackReason) });
+        this.c.fallbacks.get({ gateway, provider: L.value('provider', a.provider), model: L.value('model', `${a.provider}/${a.model}`), reason: L.value('reason', a.fallbackReason) }).inc();
       }
     }
 
@@ -195,13 +232,13 @@ export class PrometheusMetrics {
     };
     const finishedAt = ctx.finishedAt ?? Date.now();
     const errorType = status >= 400 ? L.value('error_type', ctx.error?.details.code ?? String(status)) : '';
-    this.duration.observe({ ...genAi, error_type: errorType }, Math.max(0, finishedAt - ctx.startedAt) / 1000);
-    if (served && ctx.firstByteAt !== undefined && status < 400) this.ttft.observe(genAi, Math.max(0, ctx.firstByteAt - ctx.startedAt) / 1000);
+    this.c.duration.get({ ...genAi, error_type: errorType }).observe(Math.max(0, finishedAt - ctx.startedAt) / 1000);
+    if (served && ctx.firstByteAt !== undefined && status < 400) this.c.ttft.get(genAi).observe(Math.max(0, ctx.firstByteAt - ctx.startedAt) / 1000);
     if (served && ctx.usage) {
-      this.tokens.observe({ ...genAi, gen_ai_token_type: 'input' }, ctx.usage.promptTokens);
-      this.tokens.observe({ ...genAi, gen_ai_token_type: 'output' }, ctx.usage.completionTokens);
+      this.c.tokens.get({ ...genAi, gen_ai_token_type: 'input' }).observe(ctx.usage.promptTokens);
+      this.c.tokens.get({ ...genAi, gen_ai_token_type: 'output' }).observe(ctx.usage.completionTokens);
       const nanos = requestCostNanos(ctx);
-      if (nanos > 0n) this.cost.inc({ gateway, model, provider: providerLabel }, Number(nanos) / 1e9);
+      if (nanos > 0n) this.c.cost.get({ gateway, model, provider: providerLabel }).inc(Number(nanos) / 1e9);
     }
   }
 
