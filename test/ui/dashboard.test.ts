@@ -165,7 +165,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
           await page.reload();
           return Number((await page.getByTestId('stat-requests').locator('.stat-value').textContent())?.replace(/,/g, ''));
         },
-        { timeout: 20_000, interval: 500 },
+        { timeout: 45_000, interval: 1000 },
       )
       .toBe(7);
     expect(await page.getByTestId('stat-errors').locator('.stat-value').textContent()).toMatch(/14/);
@@ -190,7 +190,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
   it('lists the requests, filters them and opens a record with its tabs', async () => {
     await nav('Request logs').click();
     const table = page.getByRole('table', { name: 'Request logs' });
-    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 20_000 }).toBe(7);
+    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 45_000 }).toBe(7);
     await shot('logs');
 
     await page.getByLabel('Status', { exact: true }).selectOption('4xx');
