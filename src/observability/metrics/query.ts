@@ -6,8 +6,7 @@
  * percentiles come from merging the rows' sketches, so a p99 over a month is
  * as accurate (1% relative) as over a minute.
  */
-import { RESOLUTIONS, type Resolution, type RollupValues } from './rollup.js';
-import { LatencySketch } from './sketch.js';
+import { emptyRollupValues, mergeCell, RESOLUTIONS, type Resolution, type RollupValues } from './rollup.js';
 import { projectionFor, segmentsOf, type DimensionName, type RollupFilter, type RollupStore, type StoredRow, type TimeSegment } from './store.js';
 
 /** Group-by dimensions: the stored ones plus the status class derived from `status`. */
@@ -89,22 +88,6 @@ export function resolutionFor(bucketSeconds: number): Resolution {
   return 60;
 }
 
-function emptyValues(): RollupValues {
-  return {
-    requests: 0,
-    errors: 0,
-    fallbacks: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
-    reasoningTokens: 0,
-    costNanos: 0n,
-    latencySumMs: 0,
-    latency: new LatencySketch(),
-    ttft: new LatencySketch(),
-  };
-}
-
 const num = (v: number | string | bigint | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 
 function addRow(acc: RollupValues, row: StoredRow): void {
@@ -120,20 +103,6 @@ function addRow(acc: RollupValues, row: StoredRow): void {
   acc.latencySumMs += num(row.latency_sum_ms);
   if (row.latency_sketch) acc.latency.mergeEncoded(row.latency_sketch);
   if (row.ttft_sketch) acc.ttft.mergeEncoded(row.ttft_sketch);
-}
-
-function addValues(into: RollupValues, from: RollupValues): void {
-  into.requests += from.requests;
-  into.errors += from.errors;
-  into.fallbacks += from.fallbacks;
-  into.promptTokens += from.promptTokens;
-  into.completionTokens += from.completionTokens;
-  into.cachedTokens += from.cachedTokens;
-  into.reasoningTokens += from.reasoningTokens;
-  into.costNanos += from.costNanos;
-  into.latencySumMs += from.latencySumMs;
-  into.latency.merge(from.latency);
-  into.ttft.merge(from.ttft);
 }
 
 /** Rounds to 3 decimals (microseconds): sketch values carry no more precision than 1%. */
@@ -200,7 +169,7 @@ export async function queryMetrics(store: RollupStore, q: MetricsQuery): Promise
 
   const groups = new Map<string, GroupAcc>();
   // Without a group-by there is always one series, zero-filled when nothing matched.
-  if (dims.length === 0) groups.set('', { group: {}, total: emptyValues(), points: q.totalsOnly ? [] : new Array<RollupValues | undefined>(nPoints) });
+  if (dims.length === 0) groups.set('', { group: {}, total: emptyRollupValues(), points: q.totalsOnly ? [] : new Array<RollupValues | undefined>(nPoints) });
   for (const row of rows) {
     let key = '';
     for (const d of dims) key += `${groupValue(row, d)}\u0001`;
@@ -208,7 +177,7 @@ export async function queryMetrics(store: RollupStore, q: MetricsQuery): Promise
     if (!g) {
       const group: Record<string, string> = {};
       for (const d of dims) group[GROUP_LABELS[d]] = groupValue(row, d);
-      g = { group, total: emptyValues(), points: q.totalsOnly ? [] : new Array<RollupValues | undefined>(nPoints) };
+      g = { group, total: emptyRollupValues(), points: q.totalsOnly ? [] : new Array<RollupValues | undefined>(nPoints) };
       groups.set(key, g);
     }
     if (q.totalsOnly) {
@@ -217,19 +186,19 @@ export async function queryMetrics(store: RollupStore, q: MetricsQuery): Promise
     }
     const idx = Math.floor((num(row.bucket_start) - from) / bucket);
     let acc = g.points[idx];
-    if (!acc) g.points[idx] = acc = emptyValues();
+    if (!acc) g.points[idx] = acc = emptyRollupValues();
     addRow(acc, row);
   }
 
-  const total = emptyValues();
+  const total = emptyRollupValues();
   const all = [...groups.values()];
   for (const g of all) {
-    if (!q.totalsOnly) for (const p of g.points) if (p) addValues(g.total, p);
-    addValues(total, g.total);
+    if (!q.totalsOnly) for (const p of g.points) if (p) mergeCell(g.total, p);
+    mergeCell(total, g.total);
   }
   all.sort((a, b) => (a.total.costNanos === b.total.costNanos ? b.total.requests - a.total.requests : a.total.costNanos < b.total.costNanos ? 1 : -1));
   const kept = q.limit > 0 ? all.slice(0, q.limit) : all;
-  const zero = totalsOf(emptyValues());
+  const zero = totalsOf(emptyRollupValues());
   return {
     bucketSeconds: bucket,
     resolution,

@@ -134,6 +134,13 @@ export function emptyCell(dims: RollupDimensions, resolution: Resolution, bucket
     projection,
     resolution,
     bucketStart,
+    ...emptyRollupValues(),
+  };
+}
+
+/** Zero values (empty sketches), to accumulate into. */
+export function emptyRollupValues(): RollupValues {
+  return {
     requests: 0,
     errors: 0,
     fallbacks: 0,
