@@ -29,11 +29,12 @@ export function Card(props: { title?: string; children: ComponentChildren; class
   );
 }
 
-export function Stat(props: { label: string; value: string; sub?: string; testId?: string }) {
+/** A headline figure; `value` is undefined while it loads (shown as an ellipsis, never as a zero). */
+export function Stat(props: { label: string; value: string | undefined; sub?: string; testId?: string }) {
   return (
     <div class="stat" data-testid={props.testId}>
       <div class="stat-label">{props.label}</div>
-      <div class="stat-value">{props.value}</div>
+      <div class="stat-value">{props.value ?? '…'}</div>
       {props.sub ? <div class="stat-sub">{props.sub}</div> : null}
     </div>
   );
@@ -50,8 +51,21 @@ export function Failure(props: { failure: ApiFailure | undefined; what?: string 
   );
 }
 
-export function Empty(props: { children: ComponentChildren }) {
-  return <p class="empty">{props.children}</p>;
+export function Empty(props: { children: ComponentChildren; busy?: boolean }) {
+  return (
+    <p class="empty" aria-busy={props.busy ? 'true' : undefined}>
+      {props.children}
+    </p>
+  );
+}
+
+/** Re-runs a page's query (new rows in a log that ends now); disabled while it runs. */
+export function RefreshButton(props: { loading: boolean; onRefresh: () => void }) {
+  return (
+    <button type="button" onClick={props.onRefresh} disabled={props.loading} aria-busy={props.loading ? 'true' : 'false'}>
+      Refresh
+    </button>
+  );
 }
 
 /** A secret returned once by the API, with a copy button and the warning that it will not be shown again. */
@@ -88,11 +102,15 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-export function Table<T>(props: { label: string; columns: Column<T>[]; rows: T[]; rowKey: (row: T) => string; onRow?: (row: T) => void; empty?: string }) {
-  if (props.rows.length === 0) return <Empty>{props.empty ?? 'Nothing here yet.'}</Empty>;
+/**
+ * A data table; `busy` (while its rows load) sets `aria-busy` on the table,
+ * or on the empty-state notice when there are no rows yet.
+ */
+export function Table<T>(props: { label: string; columns: Column<T>[]; rows: T[]; rowKey: (row: T) => string; onRow?: (row: T) => void; empty?: string; busy?: boolean }) {
+  if (props.rows.length === 0) return <Empty busy={props.busy}>{props.empty ?? 'Nothing here yet.'}</Empty>;
   return (
     <div class="table-wrap">
-      <table aria-label={props.label}>
+      <table aria-label={props.label} aria-busy={props.busy ? 'true' : 'false'}>
         <thead>
           <tr>
             {props.columns.map((c) => (

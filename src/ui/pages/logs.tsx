@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import type { RequestLog } from '../api';
 import { Select, TextInput } from '../components/form';
 import { RangePicker, useRange } from '../components/time-range';
-import { Badge, Card, Empty, Failure, Json, Page, Table, Tabs } from '../components/ui';
+import { Badge, Card, Empty, Failure, Json, Page, RefreshButton, Table, Tabs } from '../components/ui';
 import { ms, nanosToUsd, num, time, usd } from '../format';
 import { useLoad } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
@@ -106,7 +106,13 @@ export function RequestLogs() {
   const keep = Object.fromEntries(query.entries());
   const rows = logs.data?.requestLogs ?? [];
   return (
-    <Page title="Request logs" actions={<RangePicker range={range} />}>
+    <Page title="Request logs" actions={
+        <>
+          <RangePicker range={range} />
+          <RefreshButton loading={logs.loading} onRefresh={logs.reload} />
+        </>
+      }
+    >
       <Filters
         values={values}
         onApply={(v) => {
@@ -118,6 +124,7 @@ export function RequestLogs() {
       <Table<RequestLog>
         label="Request logs"
         rows={rows}
+        busy={logs.loading}
         rowKey={(r) => r.id ?? ''}
         onRow={(r) => navigate(`/logs/${encodeURIComponent(r.id ?? '')}`)}
         empty={logs.loading ? 'Loading…' : 'No requests match.'}

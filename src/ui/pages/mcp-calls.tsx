@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import type { McpCallLog } from '../api';
 import { Select, TextInput } from '../components/form';
 import { RangePicker, useRange } from '../components/time-range';
-import { Badge, Card, Failure, Json, Page, Table } from '../components/ui';
+import { Badge, Card, Failure, Json, Page, RefreshButton, Table } from '../components/ui';
 import { ms, time } from '../format';
 import { useLoad } from '../hooks';
 import { setQuery, useLocation } from '../router';
@@ -41,7 +41,13 @@ export function McpCalls() {
   const selected = rows.find((c) => c.id === open);
   const set = (k: string) => (v: string) => setDraft({ ...draft, [k]: v });
   return (
-    <Page title="MCP calls" actions={<RangePicker range={range} />}>
+    <Page title="MCP calls" actions={
+        <>
+          <RangePicker range={range} />
+          <RefreshButton loading={calls.loading} onRefresh={calls.reload} />
+        </>
+      }
+    >
       <form
         class="filters"
         aria-label="Filters"
@@ -77,6 +83,7 @@ export function McpCalls() {
       <Table<McpCallLog>
         label="MCP calls"
         rows={rows}
+        busy={calls.loading}
         rowKey={(c) => c.id ?? ''}
         onRow={(c) => setOpen(c.id === open ? undefined : c.id)}
         empty={calls.loading ? 'Loading…' : 'No MCP calls match.'}

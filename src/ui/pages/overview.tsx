@@ -44,19 +44,22 @@ export function TopTable(props: { label: string; dimension: string; res: Metrics
   );
 }
 
+/** The headline figures of a range; `total` is undefined until the first answer arrives (the figures are then marked busy). */
 export function Totals(props: { total: MetricsValues | undefined }) {
+  const loaded = props.total !== undefined;
   const t = props.total ?? {};
   const requests = Number(t.requests ?? 0);
   const tokens = Number(t.promptTokens ?? 0) + Number(t.completionTokens ?? 0);
+  const shown = (value: string) => (loaded ? value : undefined);
   return (
-    <div class="stats" data-testid="totals">
-      <Stat label="Requests" value={num(requests)} testId="stat-requests" />
-      <Stat label="Tokens" value={compactNum(tokens)} sub={`${compactNum(t.promptTokens)} in · ${compactNum(t.completionTokens)} out`} testId="stat-tokens" />
-      <Stat label="Cost" value={usd(nanosToUsd(t.costNanos))} testId="stat-cost" />
-      <Stat label="Avg latency" value={requests ? ms(t.latencyAvgMs) : '–'} testId="stat-avg" />
-      <Stat label="p95 latency" value={requests ? ms(t.latencyP95Ms) : '–'} testId="stat-p95" />
-      <Stat label="Error rate" value={requests ? rate(t.errorRate ?? 0) : '–'} testId="stat-errors" />
-      <Stat label="Success rate" value={requests ? rate(1 - Number(t.errorRate ?? 0)) : '–'} testId="stat-success" />
+    <div class="stats" data-testid="totals" aria-busy={loaded ? 'false' : 'true'}>
+      <Stat label="Requests" value={shown(num(requests))} testId="stat-requests" />
+      <Stat label="Tokens" value={shown(compactNum(tokens))} sub={loaded ? `${compactNum(t.promptTokens)} in · ${compactNum(t.completionTokens)} out` : undefined} testId="stat-tokens" />
+      <Stat label="Cost" value={shown(usd(nanosToUsd(t.costNanos)))} testId="stat-cost" />
+      <Stat label="Avg latency" value={shown(requests ? ms(t.latencyAvgMs) : '–')} testId="stat-avg" />
+      <Stat label="p95 latency" value={shown(requests ? ms(t.latencyP95Ms) : '–')} testId="stat-p95" />
+      <Stat label="Error rate" value={shown(requests ? rate(t.errorRate ?? 0) : '–')} testId="stat-errors" />
+      <Stat label="Success rate" value={shown(requests ? rate(1 - Number(t.errorRate ?? 0)) : '–')} testId="stat-success" />
     </div>
   );
 }
