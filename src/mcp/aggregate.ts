@@ -38,7 +38,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { SluiceError } from '../errors.js';
-import type { GatewayMcp, UpstreamServer } from './config.js';
+import { isDeferred, type GatewayMcp, type UpstreamServer } from './config.js';
 import { RpcCode, rpcError, RpcError } from './errors.js';
 import { jsonResult, ORCHESTRATOR, ORCHESTRATOR_TOOL, orchestratorArgs, SEARCH_TOOLS, SEARCH_TOOLS_TOOL, searchArgs, toolError } from './gateway-tools.js';
 import { GATEWAY_SERVER, type Governor, type McpIdentity } from './governance.js';
@@ -128,7 +128,8 @@ function listMeta(problems: UpstreamProblem[], skipped: SkippedItem[]): { _meta?
   return { _meta: { ...(problems.length ? { [META_UPSTREAM_ERRORS]: problems } : {}), ...(skipped.length ? { [META_SKIPPED]: skipped } : {}) } };
 }
 
-function codeOf(err: SluiceError | RpcError): string {
+/** The machine code of an upstream failure, as lists report it in `_meta["sluice/upstream-errors"]`. */
+export function codeOf(err: SluiceError | RpcError): string {
   if (err instanceof SluiceError) return err.details.code ?? err.kind;
   const data = err.data as { code?: unknown } | undefined;
   return typeof data?.code === 'string' ? data.code : `rpc_${err.code}`;
@@ -168,8 +169,7 @@ export class GatewayView {
    * client's header, else the gateway default.
    */
   isDeferred(server: UpstreamServer): boolean {
-    if (server.deferLoading !== 'inherit') return server.deferLoading === 'enabled';
-    return this.caller.deferred ?? this.caller.gateway.deferLoading;
+    return isDeferred(server.deferLoading, this.caller.deferred ?? this.caller.gateway.deferLoading);
   }
 
   /** Whether the session offers search_tools and orchestrator: some server is deferred. */

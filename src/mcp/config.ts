@@ -100,8 +100,21 @@ function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/** Decrypts and shapes one stored server; decryption failures become `problem`, never exceptions. */
-function toUpstreamServer(row: McpServerRow, secrets: SecretBox): UpstreamServer {
+/**
+ * Whether a server's tools are deferred (left out of `tools/list`, found with
+ * search_tools): its own `enabled`/`disabled` setting, else `sessionDefault`
+ * (the client's header, else the gateway's `mcp.defer_loading`).
+ */
+export function isDeferred(mode: DeferMode, sessionDefault: boolean): boolean {
+  return mode === 'inherit' ? sessionDefault : mode === 'enabled';
+}
+
+/**
+ * Decrypts and shapes one stored server; decryption failures become
+ * `problem`, never exceptions. Does not look at `approved`/`enabled`: the
+ * catalog filters those, the control plane's tool listing does not.
+ */
+export function toUpstreamServer(row: McpServerRow, secrets: SecretBox): UpstreamServer {
   const problems: string[] = [];
   let env: Record<string, string> = {};
   if (row.envCiphertext) {

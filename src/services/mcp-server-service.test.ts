@@ -9,6 +9,7 @@ import {
   DeferLoading,
   DeleteMcpServerRequestSchema,
   GetMcpServerRequestSchema,
+  ListMcpServerToolsRequestSchema,
   ListMcpServersRequestSchema,
   McpAuthMode,
   McpServerSchema,
@@ -18,6 +19,7 @@ import {
 } from '../gen/sluice/v1/mcp_server_pb.js';
 import { CreateWorkspaceRequestSchema, WorkspaceSchema } from '../gen/sluice/v1/workspace_pb.js';
 import { createTestDeps, DIALECTS, workspaceCall, type TestDeps } from '../../test/helpers/database.js';
+import { startTestUpstream } from '../../test/mcp/test-upstream.js';
 import type { CallContext } from './context.js';
 import { createGatewayService } from './gateway-service.js';
 import { createMcpServerService } from './mcp-server-service.js';
@@ -302,6 +304,40 @@ describe.each(DIALECTS)('McpServerService on %s', (dialect) => {
     const restored = await update({ authMode: McpAuthMode.STATIC, authSecret: 'upstream-secret-3' }, 'auth_mode', 'auth_secret');
     expect(restored.mcpServer).toMatchObject({ authMode: McpAuthMode.STATIC, hasAuthSecret: true });
     expect(t.deps.secrets.open((await stored(linear.id)).authSecretCiphertext)).toBe('upstream-secret-3');
+  });
+
+  it('lists tools for stdio servers a workspace token may start, never forwards a credential, and reports stored-secret problems', async () => {
+    const ws = await workspace('mcp-tools');
+    const asWs = workspaceCall(ws);
+    const gw = await gateway(ws, 'main');
+    const tools = (id: string, call: CallContext) => svc().listMcpServerTools(create(ListMcpServerToolsRequestSchema, { id }), call);
+    const exits = { transport: McpTransport.STDIO, command: process.execPath, args: ['-e', 'process.exit(3)'], timeoutMs: 2000 };
+    // Approved and enabled: the data plane runs it anyway, so a workspace token may list it.
+    const live = await server(gw, { ...exits, name: 'live', approved: true });
+    const res = await tools(live.id, asWs);
+    expect(res).toMatchObject({ exposed: true, tools: [], status: { reachable: false, errorCode: 'upstream_unavailable' } });
+    // Approved but disabled: only the root token may start it.
+    const off = await server(gw, { ...exits, name: 'off', approved: true, enabled: false });
+    expect((await rejection(tools(off.id, asWs))).kind).toBe('permission_denied');
+    expect((await tools(off.id, t.root)).exposed).toBe(false);
+
+    const upstream = await startTestUpstream();
+    try {
+      const fwd = await server(gw, { transport: McpTransport.STREAMABLE_HTTP, url: upstream.url, name: 'fwd', authMode: McpAuthMode.FORWARD }, asWs);
+      const listed = await tools(fwd.id, asWs);
+      expect(listed.status).toMatchObject({ reachable: true });
+      expect(listed.tools?.map((tool) => tool.namespacedName)).toEqual(['fwd__whoami', 'fwd__sleep']);
+      expect(upstream.authorizations.length).toBeGreaterThan(0);
+      expect(upstream.authorizations.every((a) => a === undefined)).toBe(true);
+    } finally {
+      await upstream.close();
+    }
+
+    // A static secret this master key cannot open is the server's problem, reported without connecting.
+    const sealed = await server(gw, { ...HTTP, name: 'sealed', authMode: McpAuthMode.STATIC, authSecret: 'upstream-secret' }, asWs);
+    const em = t.orm.em.fork();
+    await em.nativeUpdate(McpServerEntity, { id: sealed.id }, { authSecretCiphertext: 'not-a-sealed-value' });
+    expect((await tools(sealed.id, asWs)).status).toMatchObject({ reachable: false, errorCode: 'upstream_misconfigured', errorMessage: 'MCP server "sealed": its auth secret cannot be decrypted with this master key' });
   });
 
   it('keeps each workspace token inside its workspace', async () => {

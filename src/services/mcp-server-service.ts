@@ -5,11 +5,13 @@
  * `env_names` and `has_auth_secret`.
  *
  * stdio servers start a process on the gateway host, so creating one, or
- * changing what it runs (`command`, `args`, `env`), needs the root token.
+ * changing what it runs (`command`, `args`, `env`), needs the root token; so
+ * does listing the tools of one that MCP clients cannot reach yet (unapproved
+ * or disabled), since listing starts it.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, type JsonObject, type MessageInitShape } from '@bufbuild/protobuf';
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { McpServerEntity, WorkspaceEntity, type McpServerRow } from '../db/entities.js';
+import { GatewayEntity, McpServerEntity, WorkspaceEntity, type McpServerRow } from '../db/entities.js';
 import { SluiceError } from '../errors.js';
 import {
   DeferLoading,
@@ -21,9 +23,12 @@ import {
   McpTransport,
   McpTransportSchema,
   type McpServer,
+  type McpServerToolSchema,
 } from '../gen/sluice/v1/mcp_server_pb.js';
+import { toUpstreamServer } from '../mcp/config.js';
+import { inspectTools, type InspectedTool } from '../mcp/inspect.js';
 import { newId } from '../security/tokens.js';
-import { resolveWorkspaceId, visibleOr404, type CallContext } from './context.js';
+import { requireRoot, resolveWorkspaceId, visibleOr404, type CallContext } from './context.js';
 import { enumFromSlug, enumSlug } from './enums.js';
 import { loadGateway } from './gateway-service.js';
 import type { DomainService } from './service-kit.js';
@@ -185,6 +190,21 @@ function serverColumns(deps: ServiceDeps, s: McpServer, paths: ReadonlySet<strin
   return out;
 }
 
+/** An inspected tool as the API message. */
+function toServerTool(tool: InspectedTool): MessageInitShape<typeof McpServerToolSchema> {
+  return {
+    upstreamName: tool.upstreamName,
+    namespacedName: tool.namespacedName,
+    title: tool.title ?? '',
+    description: tool.description ?? '',
+    // Parsed from the upstream's JSON-RPC answer, so it holds only JSON values.
+    inputSchema: tool.inputSchema as JsonObject,
+    blocked: tool.blocked,
+    deferred: tool.deferred,
+    skipReason: tool.skipReason ?? '',
+  };
+}
+
 async function loadServer(em: EntityManager, call: CallContext, id: string, field: string): Promise<McpServerRow> {
   if (!id) throw SluiceError.invalid([{ field, description: 'required', reason: 'REQUIRED' }]);
   return visibleOr404(call, await em.findOne(McpServerEntity, { id }), 'MCP server', id);
@@ -270,6 +290,24 @@ export function createMcpServerService(deps: ServiceDeps): DomainService<typeof 
         em.remove(await loadServer(em, call, req.id, 'id'));
       });
       return {};
+    },
+
+    async listMcpServerTools(req, call) {
+      const { row, gateway } = await read(deps, async (em) => {
+        const row = await loadServer(em, call, req.id, 'id');
+        return { row, gateway: await em.findOne(GatewayEntity, { id: row.gatewayId }) };
+      });
+      const exposed = row.approved && row.enabled && gateway?.workspaceId === row.workspaceId;
+      // The data plane runs an exposed stdio server anyway; any other would be started for this call only.
+      if (row.transport === 'stdio' && !exposed) requireRoot(call, 'listing the tools of an unapproved or disabled stdio MCP server');
+      const settings = { blockedTools: gateway?.mcp?.blockedTools ?? [], deferLoading: gateway?.mcp?.deferLoading ?? false };
+      const inspection = await inspectTools(toUpstreamServer(row, deps.secrets), settings);
+      const { status } = inspection;
+      return {
+        status: status.reachable ? { reachable: true, latencyMs: status.ms } : { reachable: false, errorCode: status.code, errorMessage: status.message, latencyMs: status.ms },
+        tools: inspection.tools.map(toServerTool),
+        exposed,
+      };
     },
   };
 }

@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask, FieldMaskJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { FieldMask, FieldMaskJson, StructJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file sluice/v1/mcp_server.proto.
  */
 export const file_sluice_v1_mcp_server: GenFile = /*@__PURE__*/
-  fileDesc("ChpzbHVpY2UvdjEvbWNwX3NlcnZlci5wcm90bxIJc2x1aWNlLnYxIvIECglNY3BTZXJ2ZXISCgoCaWQYASABKAkSFAoMd29ya3NwYWNlX2lkGAIgASgJEhIKCmdhdGV3YXlfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIUCgxkaXNwbGF5X25hbWUYBSABKAkSKgoJdHJhbnNwb3J0GAYgASgOMhcuc2x1aWNlLnYxLk1jcFRyYW5zcG9ydBILCgN1cmwYByABKAkSDwoHY29tbWFuZBgIIAEoCRIMCgRhcmdzGAkgAygJEioKA2VudhgKIAMoCzIdLnNsdWljZS52MS5NY3BTZXJ2ZXIuRW52RW50cnkSEQoJZW52X25hbWVzGAsgAygJEhIKCnRpbWVvdXRfbXMYDCABKAUSFAoHZW5hYmxlZBgNIAEoCEgAiAEBEhAKCGFwcHJvdmVkGA4gASgIEikKCWF1dGhfbW9kZRgPIAEoDjIWLnNsdWljZS52MS5NY3BBdXRoTW9kZRITCgthdXRoX3NlY3JldBgQIAEoCRIXCg9oYXNfYXV0aF9zZWNyZXQYESABKAgSLgoNZGVmZXJfbG9hZGluZxgSIAEoDjIXLnNsdWljZS52MS5EZWZlckxvYWRpbmcSFQoNYmxvY2tlZF90b29scxgTIAMoCRIvCgtjcmVhdGVfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWQiVgoWQ3JlYXRlTWNwU2VydmVyUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEigKCm1jcF9zZXJ2ZXIYAiABKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyIkMKF0NyZWF0ZU1jcFNlcnZlclJlc3BvbnNlEigKCm1jcF9zZXJ2ZXIYASABKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyIiEKE0dldE1jcFNlcnZlclJlcXVlc3QSCgoCaWQYASABKAkiQAoUR2V0TWNwU2VydmVyUmVzcG9uc2USKAoKbWNwX3NlcnZlchgBIAEoCzIULnNsdWljZS52MS5NY3BTZXJ2ZXIi6AEKFUxpc3RNY3BTZXJ2ZXJzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEgoKZ2F0ZXdheV9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIMCgRuYW1lGAUgASgJEioKCXRyYW5zcG9ydBgGIAEoDjIXLnNsdWljZS52MS5NY3BUcmFuc3BvcnQSFQoIYXBwcm92ZWQYByABKAhIAIgBARIUCgdlbmFibGVkGAggASgISAGIAQFCCwoJX2FwcHJvdmVkQgoKCF9lbmFibGVkIlwKFkxpc3RNY3BTZXJ2ZXJzUmVzcG9uc2USKQoLbWNwX3NlcnZlcnMYASADKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChZVcGRhdGVNY3BTZXJ2ZXJSZXF1ZXN0EigKCm1jcF9zZXJ2ZXIYASABKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJDChdVcGRhdGVNY3BTZXJ2ZXJSZXNwb25zZRIoCgptY3Bfc2VydmVyGAEgASgLMhQuc2x1aWNlLnYxLk1jcFNlcnZlciIkChZEZWxldGVNY3BTZXJ2ZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhkKF0RlbGV0ZU1jcFNlcnZlclJlc3BvbnNlKoABCgxNY3BUcmFuc3BvcnQSHQoZTUNQX1RSQU5TUE9SVF9VTlNQRUNJRklFRBAAEiEKHU1DUF9UUkFOU1BPUlRfU1RSRUFNQUJMRV9IVFRQEAESFQoRTUNQX1RSQU5TUE9SVF9TU0UQAhIXChNNQ1BfVFJBTlNQT1JUX1NURElPEAMqeQoLTWNwQXV0aE1vZGUSHQoZTUNQX0FVVEhfTU9ERV9VTlNQRUNJRklFRBAAEhYKEk1DUF9BVVRIX01PREVfTk9ORRABEhgKFE1DUF9BVVRIX01PREVfU1RBVElDEAISGQoVTUNQX0FVVEhfTU9ERV9GT1JXQVJEEAMqfwoMRGVmZXJMb2FkaW5nEh0KGURFRkVSX0xPQURJTkdfVU5TUEVDSUZJRUQQABIZChVERUZFUl9MT0FESU5HX0lOSEVSSVQQARIZChVERUZFUl9MT0FESU5HX0VOQUJMRUQQAhIaChZERUZFUl9MT0FESU5HX0RJU0FCTEVEEAMyyAMKEE1jcFNlcnZlclNlcnZpY2USWAoPQ3JlYXRlTWNwU2VydmVyEiEuc2x1aWNlLnYxLkNyZWF0ZU1jcFNlcnZlclJlcXVlc3QaIi5zbHVpY2UudjEuQ3JlYXRlTWNwU2VydmVyUmVzcG9uc2USTwoMR2V0TWNwU2VydmVyEh4uc2x1aWNlLnYxLkdldE1jcFNlcnZlclJlcXVlc3QaHy5zbHVpY2UudjEuR2V0TWNwU2VydmVyUmVzcG9uc2USVQoOTGlzdE1jcFNlcnZlcnMSIC5zbHVpY2UudjEuTGlzdE1jcFNlcnZlcnNSZXF1ZXN0GiEuc2x1aWNlLnYxLkxpc3RNY3BTZXJ2ZXJzUmVzcG9uc2USWAoPVXBkYXRlTWNwU2VydmVyEiEuc2x1aWNlLnYxLlVwZGF0ZU1jcFNlcnZlclJlcXVlc3QaIi5zbHVpY2UudjEuVXBkYXRlTWNwU2VydmVyUmVzcG9uc2USWAoPRGVsZXRlTWNwU2VydmVyEiEuc2x1aWNlLnYxLkRlbGV0ZU1jcFNlcnZlclJlcXVlc3QaIi5zbHVpY2UudjEuRGVsZXRlTWNwU2VydmVyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChpzbHVpY2UvdjEvbWNwX3NlcnZlci5wcm90bxIJc2x1aWNlLnYxIvIECglNY3BTZXJ2ZXISCgoCaWQYASABKAkSFAoMd29ya3NwYWNlX2lkGAIgASgJEhIKCmdhdGV3YXlfaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIUCgxkaXNwbGF5X25hbWUYBSABKAkSKgoJdHJhbnNwb3J0GAYgASgOMhcuc2x1aWNlLnYxLk1jcFRyYW5zcG9ydBILCgN1cmwYByABKAkSDwoHY29tbWFuZBgIIAEoCRIMCgRhcmdzGAkgAygJEioKA2VudhgKIAMoCzIdLnNsdWljZS52MS5NY3BTZXJ2ZXIuRW52RW50cnkSEQoJZW52X25hbWVzGAsgAygJEhIKCnRpbWVvdXRfbXMYDCABKAUSFAoHZW5hYmxlZBgNIAEoCEgAiAEBEhAKCGFwcHJvdmVkGA4gASgIEikKCWF1dGhfbW9kZRgPIAEoDjIWLnNsdWljZS52MS5NY3BBdXRoTW9kZRITCgthdXRoX3NlY3JldBgQIAEoCRIXCg9oYXNfYXV0aF9zZWNyZXQYESABKAgSLgoNZGVmZXJfbG9hZGluZxgSIAEoDjIXLnNsdWljZS52MS5EZWZlckxvYWRpbmcSFQoNYmxvY2tlZF90b29scxgTIAMoCRIvCgtjcmVhdGVfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWQiVgoWQ3JlYXRlTWNwU2VydmVyUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEigKCm1jcF9zZXJ2ZXIYAiABKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyIkMKF0NyZWF0ZU1jcFNlcnZlclJlc3BvbnNlEigKCm1jcF9zZXJ2ZXIYASABKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyIiEKE0dldE1jcFNlcnZlclJlcXVlc3QSCgoCaWQYASABKAkiQAoUR2V0TWNwU2VydmVyUmVzcG9uc2USKAoKbWNwX3NlcnZlchgBIAEoCzIULnNsdWljZS52MS5NY3BTZXJ2ZXIi6AEKFUxpc3RNY3BTZXJ2ZXJzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEgoKZ2F0ZXdheV9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIMCgRuYW1lGAUgASgJEioKCXRyYW5zcG9ydBgGIAEoDjIXLnNsdWljZS52MS5NY3BUcmFuc3BvcnQSFQoIYXBwcm92ZWQYByABKAhIAIgBARIUCgdlbmFibGVkGAggASgISAGIAQFCCwoJX2FwcHJvdmVkQgoKCF9lbmFibGVkIlwKFkxpc3RNY3BTZXJ2ZXJzUmVzcG9uc2USKQoLbWNwX3NlcnZlcnMYASADKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChZVcGRhdGVNY3BTZXJ2ZXJSZXF1ZXN0EigKCm1jcF9zZXJ2ZXIYASABKAsyFC5zbHVpY2UudjEuTWNwU2VydmVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJDChdVcGRhdGVNY3BTZXJ2ZXJSZXNwb25zZRIoCgptY3Bfc2VydmVyGAEgASgLMhQuc2x1aWNlLnYxLk1jcFNlcnZlciIkChZEZWxldGVNY3BTZXJ2ZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhkKF0RlbGV0ZU1jcFNlcnZlclJlc3BvbnNlIicKGUxpc3RNY3BTZXJ2ZXJUb29sc1JlcXVlc3QSCgoCaWQYASABKAkiZQoRTWNwVXBzdHJlYW1TdGF0dXMSEQoJcmVhY2hhYmxlGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCRISCgpsYXRlbmN5X21zGAQgASgFIsoBCg1NY3BTZXJ2ZXJUb29sEhUKDXVwc3RyZWFtX25hbWUYASABKAkSFwoPbmFtZXNwYWNlZF9uYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEi0KDGlucHV0X3NjaGVtYRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmxvY2tlZBgGIAEoCBIQCghkZWZlcnJlZBgHIAEoCBITCgtza2lwX3JlYXNvbhgIIAEoCSKEAQoaTGlzdE1jcFNlcnZlclRvb2xzUmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuc2x1aWNlLnYxLk1jcFVwc3RyZWFtU3RhdHVzEicKBXRvb2xzGAIgAygLMhguc2x1aWNlLnYxLk1jcFNlcnZlclRvb2wSDwoHZXhwb3NlZBgDIAEoCCqAAQoMTWNwVHJhbnNwb3J0Eh0KGU1DUF9UUkFOU1BPUlRfVU5TUEVDSUZJRUQQABIhCh1NQ1BfVFJBTlNQT1JUX1NUUkVBTUFCTEVfSFRUUBABEhUKEU1DUF9UUkFOU1BPUlRfU1NFEAISFwoTTUNQX1RSQU5TUE9SVF9TVERJTxADKnkKC01jcEF1dGhNb2RlEh0KGU1DUF9BVVRIX01PREVfVU5TUEVDSUZJRUQQABIWChJNQ1BfQVVUSF9NT0RFX05PTkUQARIYChRNQ1BfQVVUSF9NT0RFX1NUQVRJQxACEhkKFU1DUF9BVVRIX01PREVfRk9SV0FSRBADKn8KDERlZmVyTG9hZGluZxIdChlERUZFUl9MT0FESU5HX1VOU1BFQ0lGSUVEEAASGQoVREVGRVJfTE9BRElOR19JTkhFUklUEAESGQoVREVGRVJfTE9BRElOR19FTkFCTEVEEAISGgoWREVGRVJfTE9BRElOR19ESVNBQkxFRBADMqsEChBNY3BTZXJ2ZXJTZXJ2aWNlElgKD0NyZWF0ZU1jcFNlcnZlchIhLnNsdWljZS52MS5DcmVhdGVNY3BTZXJ2ZXJSZXF1ZXN0GiIuc2x1aWNlLnYxLkNyZWF0ZU1jcFNlcnZlclJlc3BvbnNlEk8KDEdldE1jcFNlcnZlchIeLnNsdWljZS52MS5HZXRNY3BTZXJ2ZXJSZXF1ZXN0Gh8uc2x1aWNlLnYxLkdldE1jcFNlcnZlclJlc3BvbnNlElUKDkxpc3RNY3BTZXJ2ZXJzEiAuc2x1aWNlLnYxLkxpc3RNY3BTZXJ2ZXJzUmVxdWVzdBohLnNsdWljZS52MS5MaXN0TWNwU2VydmVyc1Jlc3BvbnNlElgKD1VwZGF0ZU1jcFNlcnZlchIhLnNsdWljZS52MS5VcGRhdGVNY3BTZXJ2ZXJSZXF1ZXN0GiIuc2x1aWNlLnYxLlVwZGF0ZU1jcFNlcnZlclJlc3BvbnNlElgKD0RlbGV0ZU1jcFNlcnZlchIhLnNsdWljZS52MS5EZWxldGVNY3BTZXJ2ZXJSZXF1ZXN0GiIuc2x1aWNlLnYxLkRlbGV0ZU1jcFNlcnZlclJlc3BvbnNlEmEKEkxpc3RNY3BTZXJ2ZXJUb29scxIkLnNsdWljZS52MS5MaXN0TWNwU2VydmVyVG9vbHNSZXF1ZXN0GiUuc2x1aWNlLnYxLkxpc3RNY3BTZXJ2ZXJUb29sc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * McpServer is an upstream MCP server registered on a gateway.
@@ -662,6 +662,308 @@ export const DeleteMcpServerResponseSchema: GenMessage<DeleteMcpServerResponse, 
   messageDesc(file_sluice_v1_mcp_server, 10);
 
 /**
+ * @generated from message sluice.v1.ListMcpServerToolsRequest
+ */
+export type ListMcpServerToolsRequest = Message<"sluice.v1.ListMcpServerToolsRequest"> & {
+  /**
+   * The MCP server's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * @generated from message sluice.v1.ListMcpServerToolsRequest
+ */
+export type ListMcpServerToolsRequestJson = {
+  /**
+   * The MCP server's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id?: string;
+};
+
+/**
+ * Describes the message sluice.v1.ListMcpServerToolsRequest.
+ * Use `create(ListMcpServerToolsRequestSchema)` to create a new message.
+ */
+export const ListMcpServerToolsRequestSchema: GenMessage<ListMcpServerToolsRequest, {jsonType: ListMcpServerToolsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_mcp_server, 11);
+
+/**
+ * McpUpstreamStatus is the outcome of one connection to an upstream.
+ *
+ * @generated from message sluice.v1.McpUpstreamStatus
+ */
+export type McpUpstreamStatus = Message<"sluice.v1.McpUpstreamStatus"> & {
+  /**
+   * Whether the upstream answered `initialize` and `tools/list`.
+   *
+   * @generated from field: bool reachable = 1;
+   */
+  reachable: boolean;
+
+  /**
+   * When not reachable: `upstream_timeout`, `upstream_unavailable`,
+   * `upstream_rejected_credentials`, `upstream_http_error`,
+   * `upstream_invalid_response`, `upstream_misconfigured`, or `rpc_<code>`
+   * for a JSON-RPC error the upstream returned.
+   *
+   * @generated from field: string error_code = 2;
+   */
+  errorCode: string;
+
+  /**
+   * When not reachable: what failed, e.g. `MCP server "db" did not answer within 5000 ms`.
+   *
+   * @generated from field: string error_message = 3;
+   */
+  errorMessage: string;
+
+  /**
+   * Time spent connecting and listing, in milliseconds.
+   *
+   * @generated from field: int32 latency_ms = 4;
+   */
+  latencyMs: number;
+};
+
+/**
+ * McpUpstreamStatus is the outcome of one connection to an upstream.
+ *
+ * @generated from message sluice.v1.McpUpstreamStatus
+ */
+export type McpUpstreamStatusJson = {
+  /**
+   * Whether the upstream answered `initialize` and `tools/list`.
+   *
+   * @generated from field: bool reachable = 1;
+   */
+  reachable?: boolean;
+
+  /**
+   * When not reachable: `upstream_timeout`, `upstream_unavailable`,
+   * `upstream_rejected_credentials`, `upstream_http_error`,
+   * `upstream_invalid_response`, `upstream_misconfigured`, or `rpc_<code>`
+   * for a JSON-RPC error the upstream returned.
+   *
+   * @generated from field: string error_code = 2;
+   */
+  errorCode?: string;
+
+  /**
+   * When not reachable: what failed, e.g. `MCP server "db" did not answer within 5000 ms`.
+   *
+   * @generated from field: string error_message = 3;
+   */
+  errorMessage?: string;
+
+  /**
+   * Time spent connecting and listing, in milliseconds.
+   *
+   * @generated from field: int32 latency_ms = 4;
+   */
+  latencyMs?: number;
+};
+
+/**
+ * Describes the message sluice.v1.McpUpstreamStatus.
+ * Use `create(McpUpstreamStatusSchema)` to create a new message.
+ */
+export const McpUpstreamStatusSchema: GenMessage<McpUpstreamStatus, {jsonType: McpUpstreamStatusJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_mcp_server, 12);
+
+/**
+ * McpServerTool is one tool of an upstream, as the gateway exposes it.
+ *
+ * @generated from message sluice.v1.McpServerTool
+ */
+export type McpServerTool = Message<"sluice.v1.McpServerTool"> & {
+  /**
+   * The tool's name on the upstream (what blocked-tool patterns match).
+   *
+   * @generated from field: string upstream_name = 1;
+   */
+  upstreamName: string;
+
+  /**
+   * The name MCP clients see (`<server>__<tool>`, see src/mcp/README.md);
+   * empty when the tool cannot be exposed (`skip_reason` says why).
+   *
+   * @generated from field: string namespaced_name = 2;
+   */
+  namespacedName: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The tool's JSON Schema for its arguments.
+   *
+   * @generated from field: google.protobuf.Struct input_schema = 5;
+   */
+  inputSchema?: JsonObject | undefined;
+
+  /**
+   * Hidden from `tools/list` and refused on `tools/call` by the gateway's
+   * `mcp.blocked_tools` or the server's `blocked_tools`.
+   *
+   * @generated from field: bool blocked = 6;
+   */
+  blocked: boolean;
+
+  /**
+   * Left out of the initial `tools/list` (found with `search_tools`): the
+   * server's `defer_loading`, or with `inherit` the gateway default. A client
+   * may override `inherit` with the `x-sluice-mcp-deferred` header.
+   *
+   * @generated from field: bool deferred = 7;
+   */
+  deferred: boolean;
+
+  /**
+   * `invalid_name` or `duplicate_name` when the tool is not exposed; else empty.
+   *
+   * @generated from field: string skip_reason = 8;
+   */
+  skipReason: string;
+};
+
+/**
+ * McpServerTool is one tool of an upstream, as the gateway exposes it.
+ *
+ * @generated from message sluice.v1.McpServerTool
+ */
+export type McpServerToolJson = {
+  /**
+   * The tool's name on the upstream (what blocked-tool patterns match).
+   *
+   * @generated from field: string upstream_name = 1;
+   */
+  upstreamName?: string;
+
+  /**
+   * The name MCP clients see (`<server>__<tool>`, see src/mcp/README.md);
+   * empty when the tool cannot be exposed (`skip_reason` says why).
+   *
+   * @generated from field: string namespaced_name = 2;
+   */
+  namespacedName?: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title?: string;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description?: string;
+
+  /**
+   * The tool's JSON Schema for its arguments.
+   *
+   * @generated from field: google.protobuf.Struct input_schema = 5;
+   */
+  inputSchema?: StructJson;
+
+  /**
+   * Hidden from `tools/list` and refused on `tools/call` by the gateway's
+   * `mcp.blocked_tools` or the server's `blocked_tools`.
+   *
+   * @generated from field: bool blocked = 6;
+   */
+  blocked?: boolean;
+
+  /**
+   * Left out of the initial `tools/list` (found with `search_tools`): the
+   * server's `defer_loading`, or with `inherit` the gateway default. A client
+   * may override `inherit` with the `x-sluice-mcp-deferred` header.
+   *
+   * @generated from field: bool deferred = 7;
+   */
+  deferred?: boolean;
+
+  /**
+   * `invalid_name` or `duplicate_name` when the tool is not exposed; else empty.
+   *
+   * @generated from field: string skip_reason = 8;
+   */
+  skipReason?: string;
+};
+
+/**
+ * Describes the message sluice.v1.McpServerTool.
+ * Use `create(McpServerToolSchema)` to create a new message.
+ */
+export const McpServerToolSchema: GenMessage<McpServerTool, {jsonType: McpServerToolJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_mcp_server, 13);
+
+/**
+ * @generated from message sluice.v1.ListMcpServerToolsResponse
+ */
+export type ListMcpServerToolsResponse = Message<"sluice.v1.ListMcpServerToolsResponse"> & {
+  /**
+   * @generated from field: sluice.v1.McpUpstreamStatus status = 1;
+   */
+  status?: McpUpstreamStatus | undefined;
+
+  /**
+   * The upstream's tools in its own order; empty when unreachable.
+   *
+   * @generated from field: repeated sluice.v1.McpServerTool tools = 2;
+   */
+  tools: McpServerTool[];
+
+  /**
+   * Whether MCP clients see this server now (approved and enabled).
+   *
+   * @generated from field: bool exposed = 3;
+   */
+  exposed: boolean;
+};
+
+/**
+ * @generated from message sluice.v1.ListMcpServerToolsResponse
+ */
+export type ListMcpServerToolsResponseJson = {
+  /**
+   * @generated from field: sluice.v1.McpUpstreamStatus status = 1;
+   */
+  status?: McpUpstreamStatusJson;
+
+  /**
+   * The upstream's tools in its own order; empty when unreachable.
+   *
+   * @generated from field: repeated sluice.v1.McpServerTool tools = 2;
+   */
+  tools?: McpServerToolJson[];
+
+  /**
+   * Whether MCP clients see this server now (approved and enabled).
+   *
+   * @generated from field: bool exposed = 3;
+   */
+  exposed?: boolean;
+};
+
+/**
+ * Describes the message sluice.v1.ListMcpServerToolsResponse.
+ * Use `create(ListMcpServerToolsResponseSchema)` to create a new message.
+ */
+export const ListMcpServerToolsResponseSchema: GenMessage<ListMcpServerToolsResponse, {jsonType: ListMcpServerToolsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_mcp_server, 14);
+
+/**
  * McpTransport is how the gateway reaches an upstream MCP server.
  *
  * @generated from enum sluice.v1.McpTransport
@@ -834,6 +1136,22 @@ export const McpServerService: GenService<{
     methodKind: "unary";
     input: typeof DeleteMcpServerRequestSchema;
     output: typeof DeleteMcpServerResponseSchema;
+  },
+  /**
+   * Connects to the server now and lists its tools as the gateway exposes them
+   * (namespaced names, blocked and deferred). Works for unapproved and disabled
+   * servers too, so they can be inspected before approval; their tools stay
+   * invisible to MCP clients. An unreachable upstream is not an RPC error: the
+   * answer comes within the server's timeout with `status.reachable` false.
+   * Unapproved or disabled `stdio` servers need the root admin token (listing
+   * starts their command).
+   *
+   * @generated from rpc sluice.v1.McpServerService.ListMcpServerTools
+   */
+  listMcpServerTools: {
+    methodKind: "unary";
+    input: typeof ListMcpServerToolsRequestSchema;
+    output: typeof ListMcpServerToolsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_sluice_v1_mcp_server, 0);
