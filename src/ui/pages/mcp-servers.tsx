@@ -1,12 +1,13 @@
 /**
  * MCP servers registered on the workspace's gateways: approve (unapproved
- * servers are invisible to clients), enable, override deferred loading, and
- * the tool patterns each hides.
+ * servers are invisible to clients), enable, override deferred loading, the
+ * tool patterns each hides, and each server's live tool list (fetched from
+ * the upstream only when opened: every load connects to it).
  */
 import { useState } from 'preact/hooks';
-import type { McpServer } from '../api';
+import type { McpServer, Outputs } from '../api';
 import { Form, Select, splitList, TextArea, TextInput, useSubmit } from '../components/form';
-import { Badge, Card, DangerButton, Failure, Page, Table } from '../components/ui';
+import { Badge, Card, DangerButton, Failure, Json, Page, RefreshButton, Table } from '../components/ui';
 import { enumLabel } from '../format';
 import { useLoad } from '../hooks';
 import { useSession } from '../session';
@@ -18,11 +19,80 @@ const DEFER = [
 ] as const;
 type Defer = (typeof DEFER)[number][0];
 
+type ServerTool = NonNullable<Outputs['mcpServer']['listMcpServerTools']['tools']>[number];
+
+const SKIPPED: Record<string, string> = { invalid_name: 'not exposed: invalid name', duplicate_name: 'not exposed: duplicate name' };
+
+/** How the gateway treats one tool, as badges. */
+function ToolBadges(props: { tool: ServerTool }) {
+  const t = props.tool;
+  const badges = [
+    t.skipReason ? <Badge tone="warn">{SKIPPED[t.skipReason] ?? `not exposed: ${t.skipReason}`}</Badge> : null,
+    t.blocked ? <Badge tone="bad">blocked</Badge> : null,
+    t.deferred && !t.blocked && !t.skipReason ? <Badge>deferred</Badge> : null,
+  ].filter((b) => b !== null);
+  return <span class="row tight">{badges.length ? badges : <Badge tone="ok">listed</Badge>}</span>;
+}
+
+/** The server's tools as the gateway exposes them, or why the upstream could not be reached. */
+function ToolList(props: { server: McpServer; id: string }) {
+  const { client } = useSession();
+  const s = props.server;
+  const tools = useLoad(() => client.mcpServer.listMcpServerTools.query({ id: s.id ?? '' }), [s.id]);
+  const status = tools.data?.status;
+  const rows = tools.data?.tools ?? [];
+  return (
+    <section id={props.id} aria-label={`Tool list of ${s.name}`} aria-busy={tools.loading ? 'true' : 'false'}>
+      <div class="row">
+        <p class="muted" role="status">
+          {!tools.data && tools.loading ? `Connecting to ${s.name}…` : null}
+          {status?.reachable
+            ? `Reachable · ${rows.length} ${rows.length === 1 ? 'tool' : 'tools'} · answered in ${status.latencyMs ?? 0} ms${tools.data?.exposed ? '' : ' · not visible to MCP clients until approved and enabled'}`
+            : null}
+        </p>
+        <RefreshButton loading={tools.loading} onRefresh={tools.reload} />
+      </div>
+      <Failure failure={tools.failure} what={`Tools of ${s.name}`} />
+      {status && !status.reachable ? (
+        <div class="notice danger" role="alert">
+          <strong>{s.name} is unreachable</strong> ({status.errorCode}): {status.errorMessage}
+        </div>
+      ) : null}
+      {status?.reachable ? (
+        <Table<ServerTool>
+          label={`Tools of ${s.name}`}
+          rows={rows}
+          rowKey={(t) => `${t.upstreamName}-${t.namespacedName}-${rows.indexOf(t)}`}
+          empty={`${s.name} lists no tools.`}
+          busy={tools.loading}
+          columns={[
+            { label: 'Name', render: (t) => (t.namespacedName ? <code>{t.namespacedName}</code> : <span class="muted">–</span>) },
+            { label: 'Upstream name', render: (t) => <code>{t.upstreamName}</code> },
+            { label: 'Description', render: (t) => t.description || t.title || '–' },
+            { label: 'Status', render: (t) => <ToolBadges tool={t} /> },
+            {
+              label: 'Input schema',
+              render: (t) => (
+                <details>
+                  <summary>Schema</summary>
+                  <Json value={t.inputSchema} />
+                </details>
+              ),
+            },
+          ]}
+        />
+      ) : null}
+    </section>
+  );
+}
+
 function ServerRow(props: { server: McpServer; onChanged: () => void }) {
   const { client } = useSession();
   const s = props.server;
   const submit = useSubmit();
   const [blocked, setBlocked] = useState((s.blockedTools ?? []).join('\n'));
+  const [showTools, setShowTools] = useState(false);
+  const toolsId = `mcp-tools-${s.id}`;
   const update = async (server: Partial<McpServer>, mask: string) => {
     await client.mcpServer.updateMcpServer.mutate({ mcpServer: { id: s.id, ...server }, updateMask: mask });
     props.onChanged();
@@ -45,6 +115,9 @@ function ServerRow(props: { server: McpServer; onChanged: () => void }) {
           {s.enabled === false ? 'Enable' : 'Disable'}
         </button>
         <Select<Defer> label="Deferred loading" value={(s.deferLoading as Defer | undefined) ?? 'DEFER_LOADING_INHERIT'} onValue={(d) => void update({ deferLoading: d }, 'deferLoading')} options={DEFER} />
+        <button type="button" aria-expanded={showTools} aria-controls={showTools ? toolsId : undefined} aria-label={`${showTools ? 'Hide' : 'Show'} tools of ${s.name}`} onClick={() => setShowTools(!showTools)}>
+          {showTools ? 'Hide tools' : 'Show tools'}
+        </button>
         <DangerButton
           label="Delete"
           onConfirm={async () => {
@@ -53,6 +126,7 @@ function ServerRow(props: { server: McpServer; onChanged: () => void }) {
           }}
         />
       </div>
+      {showTools ? <ToolList server={s} id={toolsId} /> : null}
       <Form label={`Blocked tools of ${s.name}`} submit={submit} submitLabel="Save blocked tools" onSubmit={() => update({ blockedTools: splitList(blocked) }, 'blockedTools')}>
         <TextArea label="Blocked tools" name="mcp_server.blocked_tools" value={blocked} onValue={setBlocked} hint="One pattern per line (* wildcards), matched against the tool's own name." mono />
       </Form>
