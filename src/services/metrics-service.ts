@@ -117,6 +117,7 @@ export function createMetricsService(deps: ServiceDeps, options: MetricsServiceO
         filter: { gateway: req.gateway, model: req.model, provider: req.provider, apiKeyId: req.apiKeyId, route: req.route, statusClass },
         limit: req.limit,
         totalsOnly: req.totalsOnly,
+        latencyDistribution: req.includeLatencyDistribution,
       });
       return {
         bucket: { seconds: BigInt(result.bucketSeconds), nanos: 0 },
@@ -124,6 +125,7 @@ export function createMetricsService(deps: ServiceDeps, options: MetricsServiceO
         startTime: ts(result.from),
         endTime: ts(result.to),
         omittedGroups: result.omittedGroups,
+        latencyDistribution: (result.latencyDistribution ?? []).map((b) => ({ valueMs: b.valueMs, count: BigInt(b.count) })),
         series: result.series.map((s) => ({
           group: s.group,
           total: values(s.total),

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sluice/v1/metrics.proto.
  */
 export const file_sluice_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("ChdzbHVpY2UvdjEvbWV0cmljcy5wcm90bxIJc2x1aWNlLnYxIvICChNRdWVyeU1ldHJpY3NSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoGYnVja2V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCGdyb3VwX2J5GAUgAygOMhsuc2x1aWNlLnYxLk1ldHJpY3NEaW1lbnNpb24SDwoHZ2F0ZXdheRgGIAEoCRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRISCgphcGlfa2V5X2lkGAkgASgJEg0KBWxpbWl0GAogASgFEg0KBXJvdXRlGAsgASgJEhQKDHN0YXR1c19jbGFzcxgMIAEoCRITCgt0b3RhbHNfb25seRgNIAEoCCKFAwoNTWV0cmljc1ZhbHVlcxIQCghyZXF1ZXN0cxgBIAEoAxIOCgZlcnJvcnMYAiABKAMSEQoJZmFsbGJhY2tzGAMgASgDEhUKDXByb21wdF90b2tlbnMYBCABKAMSGQoRY29tcGxldGlvbl90b2tlbnMYBSABKAMSFQoNY2FjaGVkX3Rva2VucxgGIAEoAxIYChByZWFzb25pbmdfdG9rZW5zGAcgASgDEhIKCmNvc3RfbmFub3MYCCABKAMSFgoObGF0ZW5jeV9wNTBfbXMYCSABKAESFgoObGF0ZW5jeV9wOTVfbXMYCiABKAESFgoObGF0ZW5jeV9wOTlfbXMYCyABKAESEwoLdHRmdF9wNTBfbXMYDCABKAESEwoLdHRmdF9wOTVfbXMYDSABKAESEwoLdHRmdF9wOTlfbXMYDiABKAESFgoObGF0ZW5jeV9hdmdfbXMYDyABKAESEgoKZXJyb3JfcmF0ZRgQIAEoARIVCg1mYWxsYmFja19yYXRlGBEgASgBImIKDE1ldHJpY3NQb2ludBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgZ2YWx1ZXMYAiABKAsyGC5zbHVpY2UudjEuTWV0cmljc1ZhbHVlcyLDAQoNTWV0cmljc1NlcmllcxIyCgVncm91cBgBIAMoCzIjLnNsdWljZS52MS5NZXRyaWNzU2VyaWVzLkdyb3VwRW50cnkSJwoFdG90YWwYAiABKAsyGC5zbHVpY2UudjEuTWV0cmljc1ZhbHVlcxInCgZwb2ludHMYAyADKAsyFy5zbHVpY2UudjEuTWV0cmljc1BvaW50GiwKCkdyb3VwRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKKAgoUUXVlcnlNZXRyaWNzUmVzcG9uc2USKQoGYnVja2V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBXRvdGFsGAIgASgLMhguc2x1aWNlLnYxLk1ldHJpY3NWYWx1ZXMSKAoGc2VyaWVzGAMgAygLMhguc2x1aWNlLnYxLk1ldHJpY3NTZXJpZXMSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDm9taXR0ZWRfZ3JvdXBzGAYgASgFIpsBChZHZXRTcGVuZFN1bW1hcnlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYBCABKAUixgIKCUJ1ZGdldFVzZRIWCg5zcGVuZF9saW1pdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2dhdGV3YXkYAyABKAkSCwoDa2V5GAQgASgJEhMKC3NwZW50X25hbm9zGAUgASgDEhUKDWFtb3VudF9taWNyb3MYBiABKAMSMAoMcGVyaW9kX3N0YXJ0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpwZXJpb2RfZW5kGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCSABKAkSDQoFc2NvcGUYCiABKAkSEwoLZW5mb3JjZW1lbnQYCyABKAkSFQoNdXNlZF9mcmFjdGlvbhgMIAEoARIcChRzcGVudF9pc191cHBlcl9ib3VuZBgNIAEoCCJxCglDb3N0U2hhcmUSDAoEbmFtZRgBIAEoCRISCgpjb3N0X25hbm9zGAIgASgDEhAKCHJlcXVlc3RzGAMgASgDEhUKDXByb21wdF90b2tlbnMYBCABKAMSGQoRY29tcGxldGlvbl90b2tlbnMYBSABKAMiigIKF0dldFNwZW5kU3VtbWFyeVJlc3BvbnNlEiUKB2J1ZGdldHMYASADKAsyFC5zbHVpY2UudjEuQnVkZ2V0VXNlEigKCnRvcF9tb2RlbHMYAiADKAsyFC5zbHVpY2UudjEuQ29zdFNoYXJlEiYKCHRvcF9rZXlzGAMgAygLMhQuc2x1aWNlLnYxLkNvc3RTaGFyZRIYChB0b3RhbF9jb3N0X25hbm9zGAQgASgDEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqPAgoQTWV0cmljc0RpbWVuc2lvbhIhCh1NRVRSSUNTX0RJTUVOU0lPTl9VTlNQRUNJRklFRBAAEh0KGU1FVFJJQ1NfRElNRU5TSU9OX0dBVEVXQVkQARIbChdNRVRSSUNTX0RJTUVOU0lPTl9NT0RFTBACEh4KGk1FVFJJQ1NfRElNRU5TSU9OX1BST1ZJREVSEAMSHQoZTUVUUklDU19ESU1FTlNJT05fQVBJX0tFWRAEEhsKF01FVFJJQ1NfRElNRU5TSU9OX1JPVVRFEAUSHAoYTUVUUklDU19ESU1FTlNJT05fU1RBVFVTEAYSIgoeTUVUUklDU19ESU1FTlNJT05fU1RBVFVTX0NMQVNTEAcyuwEKDk1ldHJpY3NTZXJ2aWNlEk8KDFF1ZXJ5TWV0cmljcxIeLnNsdWljZS52MS5RdWVyeU1ldHJpY3NSZXF1ZXN0Gh8uc2x1aWNlLnYxLlF1ZXJ5TWV0cmljc1Jlc3BvbnNlElgKD0dldFNwZW5kU3VtbWFyeRIhLnNsdWljZS52MS5HZXRTcGVuZFN1bW1hcnlSZXF1ZXN0GiIuc2x1aWNlLnYxLkdldFNwZW5kU3VtbWFyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdzbHVpY2UvdjEvbWV0cmljcy5wcm90bxIJc2x1aWNlLnYxIpgDChNRdWVyeU1ldHJpY3NSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoGYnVja2V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCGdyb3VwX2J5GAUgAygOMhsuc2x1aWNlLnYxLk1ldHJpY3NEaW1lbnNpb24SDwoHZ2F0ZXdheRgGIAEoCRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRISCgphcGlfa2V5X2lkGAkgASgJEg0KBWxpbWl0GAogASgFEg0KBXJvdXRlGAsgASgJEhQKDHN0YXR1c19jbGFzcxgMIAEoCRITCgt0b3RhbHNfb25seRgNIAEoCBIkChxpbmNsdWRlX2xhdGVuY3lfZGlzdHJpYnV0aW9uGA4gASgIIjAKDUxhdGVuY3lCdWNrZXQSEAoIdmFsdWVfbXMYASABKAESDQoFY291bnQYAiABKAMihQMKDU1ldHJpY3NWYWx1ZXMSEAoIcmVxdWVzdHMYASABKAMSDgoGZXJyb3JzGAIgASgDEhEKCWZhbGxiYWNrcxgDIAEoAxIVCg1wcm9tcHRfdG9rZW5zGAQgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAUgASgDEhUKDWNhY2hlZF90b2tlbnMYBiABKAMSGAoQcmVhc29uaW5nX3Rva2VucxgHIAEoAxISCgpjb3N0X25hbm9zGAggASgDEhYKDmxhdGVuY3lfcDUwX21zGAkgASgBEhYKDmxhdGVuY3lfcDk1X21zGAogASgBEhYKDmxhdGVuY3lfcDk5X21zGAsgASgBEhMKC3R0ZnRfcDUwX21zGAwgASgBEhMKC3R0ZnRfcDk1X21zGA0gASgBEhMKC3R0ZnRfcDk5X21zGA4gASgBEhYKDmxhdGVuY3lfYXZnX21zGA8gASgBEhIKCmVycm9yX3JhdGUYECABKAESFQoNZmFsbGJhY2tfcmF0ZRgRIAEoASJiCgxNZXRyaWNzUG9pbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoGdmFsdWVzGAIgASgLMhguc2x1aWNlLnYxLk1ldHJpY3NWYWx1ZXMiwwEKDU1ldHJpY3NTZXJpZXMSMgoFZ3JvdXAYASADKAsyIy5zbHVpY2UudjEuTWV0cmljc1Nlcmllcy5Hcm91cEVudHJ5EicKBXRvdGFsGAIgASgLMhguc2x1aWNlLnYxLk1ldHJpY3NWYWx1ZXMSJwoGcG9pbnRzGAMgAygLMhcuc2x1aWNlLnYxLk1ldHJpY3NQb2ludBosCgpHcm91cEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiwgIKFFF1ZXJ5TWV0cmljc1Jlc3BvbnNlEikKBmJ1Y2tldBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgV0b3RhbBgCIAEoCzIYLnNsdWljZS52MS5NZXRyaWNzVmFsdWVzEigKBnNlcmllcxgDIAMoCzIYLnNsdWljZS52MS5NZXRyaWNzU2VyaWVzEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5vbWl0dGVkX2dyb3VwcxgGIAEoBRI2ChRsYXRlbmN5X2Rpc3RyaWJ1dGlvbhgHIAMoCzIYLnNsdWljZS52MS5MYXRlbmN5QnVja2V0IpsBChZHZXRTcGVuZFN1bW1hcnlSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYBCABKAUixgIKCUJ1ZGdldFVzZRIWCg5zcGVuZF9saW1pdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2dhdGV3YXkYAyABKAkSCwoDa2V5GAQgASgJEhMKC3NwZW50X25hbm9zGAUgASgDEhUKDWFtb3VudF9taWNyb3MYBiABKAMSMAoMcGVyaW9kX3N0YXJ0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpwZXJpb2RfZW5kGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwZXJpb2QYCSABKAkSDQoFc2NvcGUYCiABKAkSEwoLZW5mb3JjZW1lbnQYCyABKAkSFQoNdXNlZF9mcmFjdGlvbhgMIAEoARIcChRzcGVudF9pc191cHBlcl9ib3VuZBgNIAEoCCJxCglDb3N0U2hhcmUSDAoEbmFtZRgBIAEoCRISCgpjb3N0X25hbm9zGAIgASgDEhAKCHJlcXVlc3RzGAMgASgDEhUKDXByb21wdF90b2tlbnMYBCABKAMSGQoRY29tcGxldGlvbl90b2tlbnMYBSABKAMiigIKF0dldFNwZW5kU3VtbWFyeVJlc3BvbnNlEiUKB2J1ZGdldHMYASADKAsyFC5zbHVpY2UudjEuQnVkZ2V0VXNlEigKCnRvcF9tb2RlbHMYAiADKAsyFC5zbHVpY2UudjEuQ29zdFNoYXJlEiYKCHRvcF9rZXlzGAMgAygLMhQuc2x1aWNlLnYxLkNvc3RTaGFyZRIYChB0b3RhbF9jb3N0X25hbm9zGAQgASgDEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqPAgoQTWV0cmljc0RpbWVuc2lvbhIhCh1NRVRSSUNTX0RJTUVOU0lPTl9VTlNQRUNJRklFRBAAEh0KGU1FVFJJQ1NfRElNRU5TSU9OX0dBVEVXQVkQARIbChdNRVRSSUNTX0RJTUVOU0lPTl9NT0RFTBACEh4KGk1FVFJJQ1NfRElNRU5TSU9OX1BST1ZJREVSEAMSHQoZTUVUUklDU19ESU1FTlNJT05fQVBJX0tFWRAEEhsKF01FVFJJQ1NfRElNRU5TSU9OX1JPVVRFEAUSHAoYTUVUUklDU19ESU1FTlNJT05fU1RBVFVTEAYSIgoeTUVUUklDU19ESU1FTlNJT05fU1RBVFVTX0NMQVNTEAcyuwEKDk1ldHJpY3NTZXJ2aWNlEk8KDFF1ZXJ5TWV0cmljcxIeLnNsdWljZS52MS5RdWVyeU1ldHJpY3NSZXF1ZXN0Gh8uc2x1aWNlLnYxLlF1ZXJ5TWV0cmljc1Jlc3BvbnNlElgKD0dldFNwZW5kU3VtbWFyeRIhLnNsdWljZS52MS5HZXRTcGVuZFN1bW1hcnlSZXF1ZXN0GiIuc2x1aWNlLnYxLkdldFNwZW5kU3VtbWFyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message sluice.v1.QueryMetricsRequest
@@ -94,6 +94,13 @@ export type QueryMetricsRequest = Message<"sluice.v1.QueryMetricsRequest"> & {
    * @generated from field: bool totals_only = 13;
    */
   totalsOnly: boolean;
+
+  /**
+   * Also answer `latency_distribution`: the latency histogram of every request the query covers.
+   *
+   * @generated from field: bool include_latency_distribution = 14;
+   */
+  includeLatencyDistribution: boolean;
 };
 
 /**
@@ -176,6 +183,13 @@ export type QueryMetricsRequestJson = {
    * @generated from field: bool totals_only = 13;
    */
   totalsOnly?: boolean;
+
+  /**
+   * Also answer `latency_distribution`: the latency histogram of every request the query covers.
+   *
+   * @generated from field: bool include_latency_distribution = 14;
+   */
+  includeLatencyDistribution?: boolean;
 };
 
 /**
@@ -184,6 +198,51 @@ export type QueryMetricsRequestJson = {
  */
 export const QueryMetricsRequestSchema: GenMessage<QueryMetricsRequest, {jsonType: QueryMetricsRequestJson}> = /*@__PURE__*/
   messageDesc(file_sluice_v1_metrics, 0);
+
+/**
+ * LatencyBucket is one bucket of a latency sketch: `count` requests whose latency lies within 1% of `value_ms`.
+ *
+ * @generated from message sluice.v1.LatencyBucket
+ */
+export type LatencyBucket = Message<"sluice.v1.LatencyBucket"> & {
+  /**
+   * The value the bucket stands for (what the percentiles report); 0 for requests of at most 1 µs.
+   *
+   * @generated from field: double value_ms = 1;
+   */
+  valueMs: number;
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * LatencyBucket is one bucket of a latency sketch: `count` requests whose latency lies within 1% of `value_ms`.
+ *
+ * @generated from message sluice.v1.LatencyBucket
+ */
+export type LatencyBucketJson = {
+  /**
+   * The value the bucket stands for (what the percentiles report); 0 for requests of at most 1 µs.
+   *
+   * @generated from field: double value_ms = 1;
+   */
+  valueMs?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count?: string;
+};
+
+/**
+ * Describes the message sluice.v1.LatencyBucket.
+ * Use `create(LatencyBucketSchema)` to create a new message.
+ */
+export const LatencyBucketSchema: GenMessage<LatencyBucket, {jsonType: LatencyBucketJson}> = /*@__PURE__*/
+  messageDesc(file_sluice_v1_metrics, 1);
 
 /**
  * MetricsValues are the aggregates of one bucket or group.
@@ -402,7 +461,7 @@ export type MetricsValuesJson = {
  * Use `create(MetricsValuesSchema)` to create a new message.
  */
 export const MetricsValuesSchema: GenMessage<MetricsValues, {jsonType: MetricsValuesJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 1);
+  messageDesc(file_sluice_v1_metrics, 2);
 
 /**
  * MetricsPoint is one bucket of a series.
@@ -443,7 +502,7 @@ export type MetricsPointJson = {
  * Use `create(MetricsPointSchema)` to create a new message.
  */
 export const MetricsPointSchema: GenMessage<MetricsPoint, {jsonType: MetricsPointJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 2);
+  messageDesc(file_sluice_v1_metrics, 3);
 
 /**
  * MetricsSeries is one group with its totals and its time series.
@@ -502,7 +561,7 @@ export type MetricsSeriesJson = {
  * Use `create(MetricsSeriesSchema)` to create a new message.
  */
 export const MetricsSeriesSchema: GenMessage<MetricsSeries, {jsonType: MetricsSeriesJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 3);
+  messageDesc(file_sluice_v1_metrics, 4);
 
 /**
  * @generated from message sluice.v1.QueryMetricsResponse
@@ -541,6 +600,15 @@ export type QueryMetricsResponse = Message<"sluice.v1.QueryMetricsResponse"> & {
    * @generated from field: int32 omitted_groups = 6;
    */
   omittedGroups: number;
+
+  /**
+   * With `include_latency_distribution`: the non-empty buckets, ascending, of the latency sketch merged
+   * over the whole range and every group (those left out by `limit` too): a histogram of all the
+   * requests counted in `total`, each latency within 1% of its bucket's value.
+   *
+   * @generated from field: repeated sluice.v1.LatencyBucket latency_distribution = 7;
+   */
+  latencyDistribution: LatencyBucket[];
 };
 
 /**
@@ -580,6 +648,15 @@ export type QueryMetricsResponseJson = {
    * @generated from field: int32 omitted_groups = 6;
    */
   omittedGroups?: number;
+
+  /**
+   * With `include_latency_distribution`: the non-empty buckets, ascending, of the latency sketch merged
+   * over the whole range and every group (those left out by `limit` too): a histogram of all the
+   * requests counted in `total`, each latency within 1% of its bucket's value.
+   *
+   * @generated from field: repeated sluice.v1.LatencyBucket latency_distribution = 7;
+   */
+  latencyDistribution?: LatencyBucketJson[];
 };
 
 /**
@@ -587,7 +664,7 @@ export type QueryMetricsResponseJson = {
  * Use `create(QueryMetricsResponseSchema)` to create a new message.
  */
 export const QueryMetricsResponseSchema: GenMessage<QueryMetricsResponse, {jsonType: QueryMetricsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 4);
+  messageDesc(file_sluice_v1_metrics, 5);
 
 /**
  * @generated from message sluice.v1.GetSpendSummaryRequest
@@ -652,7 +729,7 @@ export type GetSpendSummaryRequestJson = {
  * Use `create(GetSpendSummaryRequestSchema)` to create a new message.
  */
 export const GetSpendSummaryRequestSchema: GenMessage<GetSpendSummaryRequest, {jsonType: GetSpendSummaryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 5);
+  messageDesc(file_sluice_v1_metrics, 6);
 
 /**
  * BudgetUse is one budget's spend in its current period.
@@ -835,7 +912,7 @@ export type BudgetUseJson = {
  * Use `create(BudgetUseSchema)` to create a new message.
  */
 export const BudgetUseSchema: GenMessage<BudgetUse, {jsonType: BudgetUseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 6);
+  messageDesc(file_sluice_v1_metrics, 7);
 
 /**
  * CostShare is the spend of one model or key over the summary's range.
@@ -906,7 +983,7 @@ export type CostShareJson = {
  * Use `create(CostShareSchema)` to create a new message.
  */
 export const CostShareSchema: GenMessage<CostShare, {jsonType: CostShareJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 7);
+  messageDesc(file_sluice_v1_metrics, 8);
 
 /**
  * @generated from message sluice.v1.GetSpendSummaryResponse
@@ -983,7 +1060,7 @@ export type GetSpendSummaryResponseJson = {
  * Use `create(GetSpendSummaryResponseSchema)` to create a new message.
  */
 export const GetSpendSummaryResponseSchema: GenMessage<GetSpendSummaryResponse, {jsonType: GetSpendSummaryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_sluice_v1_metrics, 8);
+  messageDesc(file_sluice_v1_metrics, 9);
 
 /**
  * MetricsDimension is a group-by dimension.
