@@ -1,7 +1,10 @@
 /**
- * Analytics: model and provider comparison, a latency histogram of the
- * range's most recent requests, cost breakdown by a chosen dimension and the
- * use of every budget in its current period.
+ * Analytics: model and provider comparison, a latency histogram of every
+ * request of the range, cost breakdown by a chosen dimension and the use of
+ * every budget in its current period.
+ *
+ * One rollup query per table: the histogram comes with the model comparison
+ * (its merged latency sketch), and the breakdown by model is that same answer.
  */
 import { useMemo, useState } from 'preact/hooks';
 import type { BudgetUse, MetricsResponse } from '../api';
@@ -11,17 +14,20 @@ import { RangePicker, useRange } from '../components/time-range';
 import { Badge, Card, Empty, Failure, Page, Table } from '../components/ui';
 import { compactNum, microsToUsd, ms, nanosToUsd, num, rate, usd } from '../format';
 import { useLoad } from '../hooks';
+import { latencyBins } from '../latency-histogram';
 import { useSession } from '../session';
 
 type Series = NonNullable<MetricsResponse['series']>[number];
+type LatencyBucket = NonNullable<MetricsResponse['latencyDistribution']>[number];
 
-function Comparison(props: { label: string; dimension: string; res: MetricsResponse | undefined }) {
+function Comparison(props: { label: string; dimension: string; res: MetricsResponse | undefined; busy: boolean }) {
   return (
     <Table<Series>
       label={props.label}
       rows={props.res?.series ?? []}
       rowKey={(s) => s.group?.[props.dimension] ?? ''}
-      empty="No traffic in this range."
+      busy={props.busy}
+      empty={props.busy && !props.res ? 'Loading…' : 'No traffic in this range.'}
       columns={[
         { label: props.dimension === 'model' ? 'Model' : 'Provider', render: (s) => <code>{s.group?.[props.dimension] || '–'}</code> },
         { label: 'Requests', numeric: true, render: (s) => num(s.total?.requests) },
@@ -38,25 +44,18 @@ function Comparison(props: { label: string; dimension: string; res: MetricsRespo
   );
 }
 
-const HISTOGRAM_SAMPLE = 1000;
-const BINS = 24;
-
-/** Latencies of the most recent requests of the range, binned linearly up to their 99th percentile. */
-function Histogram(props: { latencies: number[] }) {
-  const { x, counts, width } = useMemo(() => {
-    const sorted = [...props.latencies].sort((a, b) => a - b);
-    const top = Math.max(1, sorted[Math.floor(sorted.length * 0.99)] ?? 1);
-    const width = Math.max(1, Math.ceil(top / BINS));
-    const counts = new Array<number>(BINS).fill(0);
-    for (const v of sorted) counts[Math.min(BINS - 1, Math.floor(v / width))]! += 1;
-    return { x: counts.map((_, i) => i * width), counts, width };
-  }, [props.latencies]);
-  if (props.latencies.length === 0) return <Empty>No requests in this range.</Empty>;
+/** Latencies of every request of the range (the rollups' merged sketch, each within 1%). */
+function Histogram(props: { buckets: LatencyBucket[] }) {
+  const { x, counts, width, total } = useMemo(() => {
+    const bins = latencyBins(props.buckets.map((b) => ({ valueMs: Number(b.valueMs ?? 0), count: Number(b.count ?? 0) })));
+    return { ...bins, x: bins.counts.map((_, i) => i * bins.width) };
+  }, [props.buckets]);
+  if (total === 0) return <Empty>No requests in this range.</Empty>;
   return (
     <>
       <Chart label="Latency histogram" kind="bars" xIsTime={false} xFormat={(v) => `${Math.round(v)} ms`} x={x} series={[{ label: 'requests', values: counts, color: '--chart-1', format: (v) => String(v) }]} />
       <p class="muted">
-        {num(props.latencies.length)} most recent requests of the range, {width} ms per bar; the last bar holds everything slower.
+        All {num(total)} requests of the range (latencies within 1%), {width} ms per bar; the last bar holds everything slower.
       </p>
     </>
   );
@@ -70,13 +69,14 @@ const DIMENSIONS = [
 ] as const;
 type Dimension = (typeof DIMENSIONS)[number][0];
 
-function Budgets(props: { budgets: BudgetUse[] }) {
+function Budgets(props: { budgets: BudgetUse[] | undefined; busy: boolean }) {
   return (
     <Table<BudgetUse>
       label="Budgets"
-      rows={props.budgets}
+      rows={props.budgets ?? []}
       rowKey={(b) => `${b.spendLimitId}-${b.key}`}
-      empty="No spend limits configured."
+      busy={props.busy}
+      empty={props.busy && !props.budgets ? 'Loading…' : 'No spend limits configured.'}
       columns={[
         { label: 'Budget', render: (b) => b.name },
         { label: 'Gateway', render: (b) => b.gateway || <span class="muted">workspace</span> },
@@ -108,46 +108,43 @@ export function Analytics() {
   const range = useRange();
   const [dimension, setDimension] = useState<Dimension>('METRICS_DIMENSION_MODEL');
   const base = { workspaceId: workspace!.id, startTime: range.start.toISOString(), endTime: range.end.toISOString(), totalsOnly: true };
-  const deps = [workspace?.id, range.key, range.start.getTime(), range.end.getTime()];
-  const comparison = useLoad(
-    async () => {
-      const [models, providers] = await Promise.all([
-        client.metrics.queryMetrics.query({ ...base, groupBy: ['METRICS_DIMENSION_MODEL'] }),
-        client.metrics.queryMetrics.query({ ...base, groupBy: ['METRICS_DIMENSION_PROVIDER'] }),
-      ]);
-      return { models, providers };
-    },
-    [workspace?.id, range.key, range.relative ? '' : range.start.getTime(), range.relative ? '' : range.end.getTime()],
-  );
-  const breakdown = useLoad(() => client.metrics.queryMetrics.query({ ...base, groupBy: [dimension] }), [...deps.slice(0, 2), dimension]);
+  // A relative range is recomputed at every render; it re-queries when its preset changes, not its clock.
+  const deps = [workspace?.id, range.key, range.relative ? '' : range.start.getTime(), range.relative ? '' : range.end.getTime()];
+  // Issued in the same tick, the calls travel in one tRPC batch and are answered together.
+  const comparison = useLoad(async () => {
+    const [models, providers] = await Promise.all([
+      client.metrics.queryMetrics.query({ ...base, groupBy: ['METRICS_DIMENSION_MODEL'], includeLatencyDistribution: true }),
+      client.metrics.queryMetrics.query({ ...base, groupBy: ['METRICS_DIMENSION_PROVIDER'] }),
+    ]);
+    return { models, providers };
+  }, deps);
+  const byModel = dimension === 'METRICS_DIMENSION_MODEL';
+  const other = useLoad(() => (byModel ? Promise.resolve(undefined) : client.metrics.queryMetrics.query({ ...base, groupBy: [dimension] })), [...deps, dimension]);
+  const breakdown = byModel ? { data: comparison.data?.models, failure: comparison.failure, loading: comparison.loading } : other;
   const spend = useLoad(() => client.metrics.getSpendSummary.query({ workspaceId: workspace!.id }), [workspace?.id]);
-  const latencies = useLoad(async () => {
-    const page = await client.log.listRequestLogs.query({ workspaceId: workspace!.id, startTime: base.startTime, endTime: base.endTime, pageSize: HISTOGRAM_SAMPLE });
-    return (page.requestLogs ?? []).map((r) => Number(r.latencyMs ?? 0));
-  }, deps.slice(0, 2));
   const label = DIMENSIONS.find((d) => d[0] === dimension)!;
   const totalCost = Number(breakdown.data?.total?.costNanos ?? 0);
   return (
     <Page title="Analytics" actions={<RangePicker range={range} />}>
       <Failure failure={comparison.failure} what="Metrics" />
       <Card title="Models">
-        <Comparison label="Model comparison" dimension="model" res={comparison.data?.models} />
+        <Comparison label="Model comparison" dimension="model" res={comparison.data?.models} busy={comparison.loading} />
       </Card>
       <Card title="Providers">
-        <Comparison label="Provider comparison" dimension="provider" res={comparison.data?.providers} />
+        <Comparison label="Provider comparison" dimension="provider" res={comparison.data?.providers} busy={comparison.loading} />
       </Card>
       <div class="grid two">
         <Card title="Latency histogram">
-          <Failure failure={latencies.failure} what="Request logs" />
-          {latencies.data ? <Histogram latencies={latencies.data} /> : null}
+          {comparison.data ? <Histogram buckets={comparison.data.models.latencyDistribution ?? []} /> : <Empty busy={comparison.loading}>{comparison.loading ? 'Loading…' : 'No data.'}</Empty>}
         </Card>
         <Card title="Cost breakdown" actions={<Select<Dimension> label="By" value={dimension} onValue={setDimension} options={DIMENSIONS.map(([v, , l]) => [v, l] as const)} />}>
-          <Failure failure={breakdown.failure} />
+          {byModel ? null : <Failure failure={breakdown.failure} />}
           <Table<Series>
             label="Cost breakdown"
             rows={breakdown.data?.series ?? []}
             rowKey={(s) => s.group?.[label[1]] ?? ''}
-            empty="No cost in this range."
+            busy={breakdown.loading}
+            empty={breakdown.loading && !breakdown.data ? 'Loading…' : 'No cost in this range.'}
             columns={[
               { label: label[2], render: (s) => <code>{s.group?.[label[1]] || '–'}</code> },
               { label: 'Requests', numeric: true, render: (s) => num(s.total?.requests) },
@@ -165,7 +162,7 @@ export function Analytics() {
       </div>
       <Card title="Budgets (current period)">
         <Failure failure={spend.failure} />
-        <Budgets budgets={spend.data?.budgets ?? []} />
+        <Budgets budgets={spend.data?.budgets} busy={spend.loading} />
       </Card>
     </Page>
   );
