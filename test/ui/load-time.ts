@@ -13,7 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { createSluiceClient } from '@sluice/client';
+import { MetricsDimension } from '../../src/gen/sluice/v1/metrics_pb.js';
 import { withCoarser } from '../../src/observability/metrics/recorder.js';
 import { addToCell, bucketOf, dimensionKey, emptyCell, type CellInput, type RollupCell } from '../../src/observability/metrics/rollup.js';
 import { RollupStore } from '../../src/observability/metrics/store.js';
@@ -118,10 +120,11 @@ async function main() {
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
     await context.addInitScript((token) => sessionStorage.setItem('sluice.token', token), s.rootToken);
     const page = await context.newPage();
+    // What each page shows once its data is in; besides, nothing on the page may still be busy (aria-busy).
     const pages: [string, string, string][] = [
-      ['overview, last hour', '/ui/', '[data-testid="stat-requests"] .stat-value'],
-      ['overview, 30 days', '/ui/?range=30d', '[data-testid="stat-requests"] .stat-value'],
-      ['analytics, 30 days', '/ui/analytics?range=30d', 'table[aria-label="Model comparison"] tbody tr'],
+      ['overview, last hour', '/ui/', '[data-testid="totals"][aria-busy="false"]'],
+      ['overview, 30 days', '/ui/?range=30d', '[data-testid="totals"][aria-busy="false"]'],
+      ['analytics, 30 days', '/ui/analytics?range=30d', 'table[aria-label="Model comparison"] tbody tr, figure[aria-label="Latency histogram"] canvas'],
       ['request logs, 30 days', '/ui/logs?range=30d', 'table[aria-label="Request logs"] tbody tr'],
       ['request logs, 30 days, status 5xx', '/ui/logs?range=30d&status=5xx', 'table[aria-label="Request logs"] tbody tr'],
     ];
@@ -131,21 +134,71 @@ async function main() {
       const times: number[] = [];
       for (let i = 0; i < 6; i++) {
         await page.goto(`${s.baseUrl}${path}`);
-        await page.waitForSelector(selector, { timeout: 30_000 });
-        // A stat that still says 0 is not the answer yet.
-        if (selector.includes('stat')) await page.waitForFunction((sel) => document.querySelector(sel)?.textContent !== '0', selector);
+        await page.waitForFunction((sels) => sels.split(', ').every((sel) => document.querySelector(sel)) && !document.querySelector('main [aria-busy="true"]'), selector, { timeout: 30_000 });
         const ms = await page.evaluate(() => performance.now());
         if (i > 0) times.push(ms);
       }
       times.sort((a, b) => a - b);
       console.log(`| ${label} | ${times[2]!.toFixed(0)} | ${times[4]!.toFixed(0)} |`);
+      if (process.env.LOAD_RPC_TIMES) {
+        // Where the last load's time went: each tRPC batch (procedures, start and end after navigation start).
+        const rpcs = await page.evaluate(() =>
+          performance
+            .getEntriesByType('resource')
+            .filter((e) => e.name.includes('/trpc/'))
+            .map((e) => `${decodeURIComponent(new URL(e.name).pathname.slice(6))} ${e.startTime.toFixed(0)}→${(e as PerformanceResourceTiming).responseEnd.toFixed(0)} ms`),
+        );
+        for (const r of rpcs) console.log(`    ${r}`);
+      }
     }
     await browser.close();
+    if (process.env.LOAD_RPC_TIMES) {
+      await rpcTimes(client, ws.id, start, end);
+      await explainReads(conn, ws.id, end);
+    }
   } finally {
     await orm.close();
     await sluice.close();
     await db.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Server time of the analytics page's calls one at a time (Connect, JSON): median of 5 after one warm-up. */
+async function rpcTimes(client: ReturnType<typeof createSluiceClient>, workspaceId: string, start: number, end: number): Promise<void> {
+  const range = { workspaceId, startTime: timestampFromDate(new Date(start)), endTime: timestampFromDate(new Date(end)) };
+  const calls: [string, () => Promise<unknown>][] = [
+    ['QueryMetrics by model, totals', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.MODEL] })],
+    ['QueryMetrics by provider, totals', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.PROVIDER] })],
+    ['QueryMetrics by API key, totals', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.API_KEY] })],
+    ['GetSpendSummary', () => client.metrics.getSpendSummary({ workspaceId })],
+    ['ListRequestLogs, 1,000', () => client.logs.listRequestLogs({ ...range, pageSize: 1000 })],
+  ];
+  console.log(`\nserver time per call, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  for (const [label, call] of calls) {
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      await call();
+      if (i > 0) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`  ${label}: median ${times[2]!.toFixed(1)} ms, slowest ${times[4]!.toFixed(1)} ms`);
+  }
+}
+
+/** The plans of the rollup reads of a 30-day totals query by model: whole days (model projection) and the minutes at an edge (every dimension). */
+async function explainReads(conn: { execute: (sql: string, params: unknown[], method: 'all') => Promise<unknown> }, workspaceId: string, end: number): Promise<void> {
+  const day = Math.floor(end / 86_400_000) * 86_400;
+  const minute = Math.floor(end / 60_000) * 60;
+  const reads: [string, unknown[]][] = [
+    ['days, model projection', [workspaceId, 86400, 2, day - 29 * 86_400, day]],
+    ['minutes, full projection', [workspaceId, 60, 63, minute - 14 * 60, minute + 60]],
+  ];
+  const sql = 'select bucket_start, model, requests, errors, fallbacks, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_nanos, latency_sum_ms, latency_sketch, ttft_sketch from metric_rollups where workspace_id = ? and resolution = ? and projection = ? and bucket_start >= ? and bucket_start < ?';
+  for (const [label, params] of reads) {
+    const plan = (await conn.execute(`${dialect === 'postgresql' ? 'explain analyze' : 'explain query plan'} ${sql}`, params, 'all')) as Record<string, unknown>[];
+    console.log(`\nplan of the rollup read, ${label}:\n${plan.map((r) => `  ${String(r['QUERY PLAN'] ?? r.detail)}`).join('\n')}`);
   }
 }
 
