@@ -36,14 +36,24 @@ export function dualProtocolServerFactory(timeouts: ServerTimeouts): FastifyServ
       session.on('close', () => sessions.delete(session));
     });
 
+    // Connections whose first bytes have not yet told HTTP/1 from HTTP/2: no request is in flight on them,
+    // so closing the server destroys them, and one whose client hangs up before sending is destroyed at once
+    // (the server is half-open capable, so nothing else would notice until the headers timeout).
+    const undecided = new Set<Socket>();
     const h1Listeners = h1.listeners('connection') as ((socket: Socket) => void)[];
     h1.removeAllListeners('connection');
     h1.on('connection', (socket: Socket) => {
       let head = Buffer.alloc(0);
+      undecided.add(socket);
+      const onEnd = () => socket.destroy();
+      socket.once('end', onEnd);
+      socket.once('close', () => undecided.delete(socket));
       const onData = (chunk: Buffer) => {
         head = Buffer.concat([head, chunk]);
         if (head.length < H2_PREFACE_START.length && H2_PREFACE_START.subarray(0, head.length).equals(head)) return;
         socket.off('data', onData);
+        socket.off('end', onEnd);
+        undecided.delete(socket);
         socket.pause();
         socket.unshift(head);
         if (head.subarray(0, H2_PREFACE_START.length).equals(H2_PREFACE_START)) {
@@ -69,6 +79,7 @@ export function dualProtocolServerFactory(timeouts: ServerTimeouts): FastifyServ
     const close = h1.close.bind(h1);
     h1.close = ((callback?: (err?: Error) => void) => {
       for (const session of sessions) session.close();
+      for (const socket of undecided) socket.destroy();
       return close(callback);
     }) as typeof h1.close;
     return h1;

@@ -209,7 +209,16 @@ export function sendUpstream(req: UpstreamRequest): UpstreamCallHandle {
       body = new UpstreamBody();
       body.onDrain = () => resume?.();
       body.onDestroy = () => abortUndici?.(new UpstreamTransportError('aborted', 'response body discarded'));
-      settle.resolve({ status: statusCode, headers: headersOf(rawHeaders as unknown as Buffer[]), body });
+      const raw = rawHeaders as unknown as Buffer[];
+      let headers: Record<string, string> | undefined;
+      // Decoded on first use: only error handling reads them (Retry-After), a success never does.
+      settle.resolve({
+        status: statusCode,
+        get headers() {
+          return (headers ??= headersOf(raw));
+        },
+        body,
+      });
       return true;
     },
     onData(chunk) {

@@ -7,7 +7,7 @@
  * client; after that an upstream failure ends the stream with an error event.
  */
 import type { ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { newId } from '../security/tokens.js';
 import type { RuntimeProvider } from '../config/snapshot.js';
 import { SluiceError } from '../errors.js';
 import type { CredentialRotation } from '../llm/pool/credentials.js';
@@ -381,7 +381,10 @@ async function pipeStream(
   }
 }
 
-/** A fresh request id. */
+/**
+ * A fresh request id, time-ordered (`newId`): the request log's primary key then grows at its end
+ * instead of at random places (random ids cost SQLite ≈15 µs more per logged request).
+ */
 export function newRequestId(): string {
-  return `req_${randomUUID().replace(/-/g, '')}`;
+  return newId('req');
 }

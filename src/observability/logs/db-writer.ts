@@ -85,6 +85,18 @@ function insertSql(table: string, columns: readonly [unknown, string, Kind][], r
   return `insert into ${q}${table}${q} (${names}) values ${Array.from({ length: rows }, () => row).join(', ')} on conflict (${q}id${q}) do nothing`;
 }
 
+/** The parts of a better-sqlite3 connection the writer uses. */
+interface SqliteStatement {
+  run(params: unknown[]): unknown;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  transaction(fn: () => void): () => void;
+}
+
+/** Prepared INSERTs per SQLite connection (a reconnect gets new ones) and SQL text. */
+const sqliteStatements = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+
 /** A writer over the app's ORM connection. */
 export function createDbLogWriter(orm: Orm): LogWriter {
   const postgres = dialectOf(orm) === 'postgresql';
@@ -109,8 +121,38 @@ export function createDbLogWriter(orm: Orm): LogWriter {
         if (e.t === 'request') requests.push(e.r);
         else calls.push(e.r);
       }
-      // knex directly, with bound parameters: the ORM's `execute` inlines every value into the SQL text.
       const knex = (orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
+      if (!postgres) {
+        // better-sqlite3 directly: the pool's one connection, taken from the pool (so no ORM transaction is
+        // open on it), statements prepared once per row count. knex re-prepares the 7,000-parameter
+        // statement and walks its bindings on every batch: ≈30 µs per record on the event loop.
+        const client = knex.client as unknown as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): Promise<void> };
+        const db = await client.acquireConnection();
+        try {
+          const prepared = (table: string, columns: readonly [unknown, string, Kind][], rows: number) => {
+            let byDb = sqliteStatements.get(db);
+            if (!byDb) sqliteStatements.set(db, (byDb = new Map()));
+            const sql = sqlFor(table, columns, rows);
+            let stmt = byDb.get(sql);
+            if (!stmt) byDb.set(sql, (stmt = db.prepare(sql)));
+            return stmt;
+          };
+          db.transaction(() => {
+            for (let i = 0; i < requests.length; i += ROWS_PER_STATEMENT) {
+              const batch = requests.slice(i, i + ROWS_PER_STATEMENT);
+              prepared('request_logs', REQUEST_COLUMNS, batch.length).run(params(batch, REQUEST_COLUMNS));
+            }
+            for (let i = 0; i < calls.length; i += ROWS_PER_STATEMENT) {
+              const batch = calls.slice(i, i + ROWS_PER_STATEMENT);
+              prepared('mcp_call_logs', MCP_COLUMNS, batch.length).run(params(batch, MCP_COLUMNS));
+            }
+          })();
+        } finally {
+          await client.releaseConnection(db);
+        }
+        return;
+      }
+      // knex directly, with bound parameters: the ORM's `execute` inlines every value into the SQL text.
       await knex.transaction(async (trx) => {
         for (let i = 0; i < requests.length; i += ROWS_PER_STATEMENT) {
           const batch = requests.slice(i, i + ROWS_PER_STATEMENT);

@@ -9,7 +9,8 @@
  * Cardinality is bounded: each label keeps at most `labelValueCap` distinct
  * values per process; later values are reported as `other`.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './families.js';
 import type { Endpoint, ProxyContext } from '../../policy/context.js';
 import type { ProviderKind } from '../../config/snapshot.js';
 import { requestCostNanos } from '../metrics/rollup.js';
@@ -44,23 +45,6 @@ export function genAiProviderName(ctx: ProxyContext, provider: string): string {
   return (kind && GENAI_PROVIDER[kind]) || provider;
 }
 
-/**
- * Children of a labelled metric by label values: prom-client validates and hashes the labels on
- * every `inc`/`observe`; a child found here skips that. Bounded by the label caps.
- */
-class Children<C> {
-  private readonly map = new Map<string, C>();
-  constructor(private readonly make: (labels: Record<string, string>) => C) {}
-
-  get(labels: Record<string, string>): C {
-    let key = '';
-    for (const k in labels) key += `${labels[k]}\u0001`;
-    let child = this.map.get(key);
-    if (!child) this.map.set(key, (child = this.make(labels)));
-    return child;
-  }
-}
-
 /** Keeps at most `cap` distinct values per label. */
 class LabelBudget {
   private readonly seen = new Map<string, Set<string>>();
@@ -87,103 +71,67 @@ export interface PrometheusOptions {
   processMetrics?: boolean;
 }
 
+/** The series one kind of settled request updates, found once per distinct combination of its raw labels. */
+interface RequestSeriesSet {
+  requests: CounterSeries;
+  /** Present when the request reached a model (the GenAI metrics describe only those). */
+  duration?: HistogramSeries;
+  ttft?: HistogramSeries;
+  tokensIn?: HistogramSeries;
+  tokensOut?: HistogramSeries;
+  cost?: CounterSeries;
+  rejection?: CounterSeries;
+}
+
+/** Distinct raw label combinations whose series are cached; past it a request takes the uncached path. */
+const SERIES_CACHE_CAP = 10_000;
+
 export class PrometheusMetrics {
   readonly registry = new Registry();
   private readonly labels: LabelBudget;
-  private readonly duration: Histogram;
-  private readonly ttft: Histogram;
-  private readonly tokens: Histogram;
-  private readonly requests: Counter;
-  private readonly rejections: Counter;
-  private readonly fallbacks: Counter;
-  private readonly cost: Counter;
-  private readonly limits: Counter;
-  private readonly c: {
-    duration: Children<Histogram.Internal<string>>;
-    ttft: Children<Histogram.Internal<string>>;
-    tokens: Children<Histogram.Internal<string>>;
-    requests: Children<Counter.Internal>;
-    rejections: Children<Counter.Internal>;
-    fallbacks: Children<Counter.Internal>;
-    cost: Children<Counter.Internal>;
-    limits: Children<Counter.Internal>;
-  };
+  private readonly duration: HistogramFamily;
+  private readonly ttft: HistogramFamily;
+  private readonly tokens: HistogramFamily;
+  private readonly requests: CounterFamily;
+  private readonly rejections: CounterFamily;
+  private readonly fallbacks: CounterFamily;
+  private readonly cost: CounterFamily;
+  private readonly limits: CounterFamily;
+  private readonly families: (CounterFamily | HistogramFamily)[];
+  private readonly seriesCache = new Map<string, RequestSeriesSet>();
 
   constructor(options: PrometheusOptions = {}) {
     this.labels = new LabelBudget(options.labelValueCap ?? DEFAULT_LABEL_VALUE_CAP);
-    const registers = [this.registry];
     const genAi = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model', 'sluice_gateway'];
-    this.duration = new Histogram({
-      name: 'gen_ai_server_request_duration_seconds',
-      help: 'GenAI server request duration (request start to last byte), OpenTelemetry gen_ai.server.request.duration',
-      labelNames: [...genAi, 'error_type'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.ttft = new Histogram({
-      name: 'gen_ai_server_time_to_first_token_seconds',
-      help: 'Time to the first byte of a successful response, OpenTelemetry gen_ai.server.time_to_first_token',
-      labelNames: genAi,
-      buckets: TTFT_BUCKETS,
-      registers,
-    });
-    this.tokens = new Histogram({
-      name: 'gen_ai_client_token_usage',
-      help: 'Input and output tokens per request as the provider reported them, OpenTelemetry gen_ai.client.token.usage',
-      labelNames: [...genAi, 'gen_ai_token_type'],
-      buckets: TOKEN_BUCKETS,
-      registers,
-    });
-    this.requests = new Counter({
-      name: 'sluice_requests_total',
-      help: 'Data-plane requests by gateway, model, provider and HTTP status',
-      labelNames: ['gateway', 'model', 'provider', 'status'],
-      registers,
-    });
-    this.rejections = new Counter({
-      name: 'sluice_rejections_total',
-      help: 'Requests rejected, by the pipeline stage that rejected them and the error code',
-      labelNames: ['gateway', 'stage', 'code'],
-      registers,
-    });
-    this.fallbacks = new Counter({
-      name: 'sluice_fallbacks_total',
-      help: 'Provider attempts that were followed by a fallback, by provider, model and reason',
-      labelNames: ['gateway', 'provider', 'model', 'reason'],
-      registers,
-    });
-    this.cost = new Counter({
-      name: 'sluice_cost_usd_total',
-      help: 'Cost of served requests in USD, from the served model price',
-      labelNames: ['gateway', 'model', 'provider'],
-      registers,
-    });
-    this.limits = new Counter({
-      name: 'sluice_limit_checks_total',
-      help: 'Rate-limit and budget checks by limit and outcome (allowed, rejected, warned, store_unavailable)',
-      labelNames: ['gateway', 'kind', 'limit', 'outcome'],
-      registers,
-    });
+    this.duration = new HistogramFamily(
+      'gen_ai_server_request_duration_seconds',
+      'GenAI server request duration (request start to last byte), OpenTelemetry gen_ai.server.request.duration',
+      [...genAi, 'error_type'],
+      DURATION_BUCKETS,
+    );
+    this.ttft = new HistogramFamily('gen_ai_server_time_to_first_token_seconds', 'Time to the first byte of a successful response, OpenTelemetry gen_ai.server.time_to_first_token', genAi, TTFT_BUCKETS);
+    this.tokens = new HistogramFamily(
+      'gen_ai_client_token_usage',
+      'Input and output tokens per request as the provider reported them, OpenTelemetry gen_ai.client.token.usage',
+      [...genAi, 'gen_ai_token_type'],
+      TOKEN_BUCKETS,
+    );
+    this.requests = new CounterFamily('sluice_requests_total', 'Data-plane requests by gateway, model, provider and HTTP status', ['gateway', 'model', 'provider', 'status']);
+    this.rejections = new CounterFamily('sluice_rejections_total', 'Requests rejected, by the pipeline stage that rejected them and the error code', ['gateway', 'stage', 'code']);
+    this.fallbacks = new CounterFamily('sluice_fallbacks_total', 'Provider attempts that were followed by a fallback, by provider, model and reason', ['gateway', 'provider', 'model', 'reason']);
+    this.cost = new CounterFamily('sluice_cost_usd_total', 'Cost of served requests in USD, from the served model price', ['gateway', 'model', 'provider']);
+    this.limits = new CounterFamily('sluice_limit_checks_total', 'Rate-limit and budget checks by limit and outcome (allowed, rejected, warned, store_unavailable)', ['gateway', 'kind', 'limit', 'outcome']);
+    this.families = [this.duration, this.ttft, this.tokens, this.requests, this.rejections, this.fallbacks, this.cost, this.limits];
     const labels = this.labels;
     new Counter({
       name: 'sluice_metrics_label_values_folded_total',
       help: `Label values reported as "${OTHER}" because a label reached its cap of distinct values`,
-      registers,
+      registers: [this.registry],
       collect() {
         this.reset();
         this.inc(labels.folded);
       },
     });
-    this.c = {
-      duration: new Children((l) => this.duration.labels(l)),
-      ttft: new Children((l) => this.ttft.labels(l)),
-      tokens: new Children((l) => this.tokens.labels(l)),
-      requests: new Children((l) => this.requests.labels(l)),
-      rejections: new Children((l) => this.rejections.labels(l)),
-      fallbacks: new Children((l) => this.fallbacks.labels(l)),
-      cost: new Children((l) => this.cost.labels(l)),
-      limits: new Children((l) => this.limits.labels(l)),
-    };
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -197,49 +145,73 @@ export class PrometheusMetrics {
   }
 
   private record(ctx: ProxyContext): void {
-    const L = this.labels;
-    const gateway = L.value('gateway', ctx.gateway?.name ?? ctx.gatewayName);
     const status = ctx.status ?? (ctx.clientAborted ? 499 : 500);
     const served = ctx.served;
     const last = ctx.attempts.at(-1);
+    const gatewayName = ctx.gateway?.name ?? ctx.gatewayName ?? '';
     const provider = served?.provider ?? last?.provider ?? '';
     const modelName = served ? `${served.provider}/${served.model}` : last ? `${last.provider}/${last.model}` : '';
-    const model = L.value('model', modelName);
-    const providerLabel = L.value('provider', provider);
-    this.c.requests.get({ gateway, model, provider: providerLabel, status: L.value('status', String(status)) }).inc();
+    const rejected = Boolean(ctx.rejectedStage) || status >= 400;
+    const errorCode = ctx.error?.details.code ?? '';
+    const key = `${gatewayName}\u0001${modelName}\u0001${provider}\u0001${status}\u0001${ctx.endpoint}\u0001${ctx.requestedModel ?? ''}\u0001${served?.model ?? ''}\u0001${rejected ? `${ctx.rejectedStage ?? ''}\u0001${errorCode}\u0001${ctx.error?.kind ?? ''}` : ''}`;
+    let set = this.seriesCache.get(key);
+    if (!set) {
+      set = this.seriesFor(ctx, { status, gatewayName, provider, modelName, rejected, errorCode });
+      if (this.seriesCache.size < SERIES_CACHE_CAP) this.seriesCache.set(key, set);
+    }
 
-    if (ctx.rejectedStage || status >= 400) {
-      const code = ctx.error?.details.code ?? ctx.error?.kind ?? String(status);
-      this.c.rejections.get({ gateway, stage: L.value('stage', ctx.rejectedStage ?? 'forward'), code: L.value('code', code) }).inc();
-    }
-    for (const o of ctx.limitOutcomes ?? []) {
-      this.c.limits.get({ gateway, kind: o.kind, limit: L.value('limit', o.name), outcome: o.outcome }).inc();
-    }
-    for (const a of ctx.attempts) {
-      if (a.fallbackReason) {
-        this.c.fallbacks.get({ gateway, provider: L.value('provider', a.provider), model: L.value('model', `${a.provider}/${a.model}`), reason: L.value('reason', a.fallbackReason) }).inc();
+    set.requests.value += 1;
+    if (set.rejection) set.rejection.value += 1;
+    const L = this.labels;
+    if (ctx.limitOutcomes?.length || ctx.attempts.some((a) => a.fallbackReason)) {
+      const gateway = L.value('gateway', gatewayName);
+      for (const o of ctx.limitOutcomes ?? []) this.limits.get([gateway, o.kind, L.value('limit', o.name), o.outcome]).value += 1;
+      for (const a of ctx.attempts) {
+        if (a.fallbackReason) this.fallbacks.get([gateway, L.value('provider', a.provider), L.value('model', `${a.provider}/${a.model}`), L.value('reason', a.fallbackReason)]).value += 1;
       }
     }
 
-    // The GenAI metrics describe requests that reached a model.
-    if (!served && !last) return;
-    const genAi = {
-      gen_ai_operation_name: OPERATION[ctx.endpoint],
-      gen_ai_provider_name: L.value('gen_ai_provider_name', genAiProviderName(ctx, provider)),
-      gen_ai_request_model: L.value('gen_ai_request_model', ctx.requestedModel),
-      gen_ai_response_model: served ? L.value('gen_ai_response_model', served.model) : '',
-      sluice_gateway: gateway,
-    };
+    if (!set.duration) return;
     const finishedAt = ctx.finishedAt ?? Date.now();
-    const errorType = status >= 400 ? L.value('error_type', ctx.error?.details.code ?? String(status)) : '';
-    this.c.duration.get({ ...genAi, error_type: errorType }).observe(Math.max(0, finishedAt - ctx.startedAt) / 1000);
-    if (served && ctx.firstByteAt !== undefined && status < 400) this.c.ttft.get(genAi).observe(Math.max(0, ctx.firstByteAt - ctx.startedAt) / 1000);
-    if (served && ctx.usage) {
-      this.c.tokens.get({ ...genAi, gen_ai_token_type: 'input' }).observe(ctx.usage.promptTokens);
-      this.c.tokens.get({ ...genAi, gen_ai_token_type: 'output' }).observe(ctx.usage.completionTokens);
+    this.duration.observe(set.duration, Math.max(0, finishedAt - ctx.startedAt) / 1000);
+    if (set.ttft && ctx.firstByteAt !== undefined) this.ttft.observe(set.ttft, Math.max(0, ctx.firstByteAt - ctx.startedAt) / 1000);
+    if (served && ctx.usage && set.tokensIn && set.tokensOut) {
+      this.tokens.observe(set.tokensIn, ctx.usage.promptTokens);
+      this.tokens.observe(set.tokensOut, ctx.usage.completionTokens);
       const nanos = requestCostNanos(ctx);
-      if (nanos > 0n) this.c.cost.get({ gateway, model, provider: providerLabel }).inc(Number(nanos) / 1e9);
+      if (nanos > 0n && set.cost) set.cost.value += Number(nanos) / 1e9;
     }
+  }
+
+  /** The series a request of this kind updates, its label values passed through the label caps. */
+  private seriesFor(ctx: ProxyContext, r: { status: number; gatewayName: string; provider: string; modelName: string; rejected: boolean; errorCode: string }): RequestSeriesSet {
+    const L = this.labels;
+    const gateway = L.value('gateway', r.gatewayName);
+    const model = L.value('model', r.modelName);
+    const provider = L.value('provider', r.provider);
+    const set: RequestSeriesSet = { requests: this.requests.get([gateway, model, provider, L.value('status', String(r.status))]) };
+    if (r.rejected) {
+      const code = r.errorCode || ctx.error?.kind || String(r.status);
+      set.rejection = this.rejections.get([gateway, L.value('stage', ctx.rejectedStage ?? 'forward'), L.value('code', code)]);
+    }
+    const served = ctx.served;
+    if (!served && ctx.attempts.length === 0) return set;
+    const genAi = [
+      OPERATION[ctx.endpoint],
+      L.value('gen_ai_provider_name', genAiProviderName(ctx, r.provider)),
+      L.value('gen_ai_request_model', ctx.requestedModel),
+      served ? L.value('gen_ai_response_model', served.model) : '',
+      gateway,
+    ];
+    const errorType = r.status >= 400 ? L.value('error_type', r.errorCode || String(r.status)) : '';
+    set.duration = this.duration.get([...genAi, errorType]);
+    if (served && r.status < 400) set.ttft = this.ttft.get(genAi);
+    if (served) {
+      set.tokensIn = this.tokens.get([...genAi, 'input']);
+      set.tokensOut = this.tokens.get([...genAi, 'output']);
+      set.cost = this.cost.get([gateway, model, provider]);
+    }
+    return set;
   }
 
   /** Adds a gauge of this app read at every scrape (e.g. the recorder's pending cells). */
@@ -270,7 +242,8 @@ export class PrometheusMetrics {
   /** The text exposition (Prometheus 0.0.4) of this app's metrics and the registered gauges. */
   async render(): Promise<string> {
     const [own, shared] = await Promise.all([this.registry.metrics(), sharedRegistry.metrics()]);
-    return shared ? `${own}\n${shared}` : own;
+    const requestMetrics = this.families.map((f) => f.render()).join('\n');
+    return [requestMetrics, own, shared].filter(Boolean).join('\n');
   }
 
   readonly contentType = this.registry.contentType;
