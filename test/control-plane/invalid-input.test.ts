@@ -149,6 +149,7 @@ function cases(x: Ids): Case[] {
     c(McpServerService, 'listMcpServers', { gatewayId: x.gatewayId, pageSize: -1 }, 'page_size'),
     c(McpServerService, 'updateMcpServer', { mcpServer: { id: x.mcpServerId, timeoutMs: -1 }, updateMask: mask('timeout_ms') }, 'mcp_server.timeout_ms'),
     c(McpServerService, 'deleteMcpServer', { id: '' }, 'id'),
+    c(McpServerService, 'listMcpServerTools', { id: '' }, 'id'),
 
     c(LogService, 'listRequestLogs', {}, 'workspace_id'),
     c(LogService, 'getRequestLog', { id: '' }, 'id'),

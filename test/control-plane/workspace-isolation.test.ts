@@ -173,6 +173,7 @@ function cases(b: Seeded): Case[] {
     nf(McpServerService, 'listMcpServers', { gatewayId: b.gatewayId }),
     nf(McpServerService, 'updateMcpServer', { mcpServer: { id: b.mcpServerId, approved: true }, updateMask: mask('approved') }),
     nf(McpServerService, 'deleteMcpServer', { id: b.mcpServerId }),
+    nf(McpServerService, 'listMcpServerTools', { id: b.mcpServerId }),
 
     pd(LogService, 'listRequestLogs', { workspaceId: b.workspaceId }),
     pd(LogService, 'listMcpCallLogs', { workspaceId: b.workspaceId }),

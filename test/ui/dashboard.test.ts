@@ -17,6 +17,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/database.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
+import { freePort, startTestUpstream, type TestUpstream } from '../mcp/test-upstream.js';
 
 const CHROMIUM = process.env.SLUICE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
@@ -43,7 +44,9 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
   const form = (name: string) => page.getByRole('form', { name, exact: true });
   const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 
+  let upstream: TestUpstream;
   beforeAll(async () => {
+    upstream = await startTestUpstream({ tools: ['search.docs'] });
     s = await startTestServer(dialect, { metricsFlushMs: 200 });
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, colorScheme: 'light' });
     page = await context.newPage();
@@ -53,6 +56,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
   afterAll(async () => {
     await page?.context().close();
     await s?.close();
+    await upstream?.close();
   });
 
   it('serves the app shell with caching headers and falls back to it for app paths', async () => {
@@ -249,6 +253,59 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     await page.getByLabel('Expression', { exact: true }).fill('request.headers["x-tier"] == "paid"');
     await page.getByTestId('cel-result').getByText('false').waitFor();
     await shot('cel-editor');
+  });
+
+  it("registers MCP servers, blocks a tool, sets a defer override and shows each server's live tool list", async () => {
+    await nav('MCP servers').click();
+    const servers = page.getByRole('table', { name: 'MCP servers' });
+    const register = form('Register an MCP server');
+    await register.getByLabel('Server name', { exact: true }).fill('docs');
+    await register.getByLabel('URL', { exact: true }).fill(upstream.url);
+    await register.getByRole('button', { name: 'Register server' }).click();
+    await servers.getByRole('cell', { name: 'docs', exact: true }).waitFor();
+    await register.getByLabel('Server name', { exact: true }).fill('dead');
+    await register.getByLabel('URL', { exact: true }).fill(`http://127.0.0.1:${await freePort()}/mcp`);
+    await register.getByRole('button', { name: 'Register server' }).click();
+    await servers.getByRole('cell', { name: 'dead', exact: true }).waitFor();
+
+    const blocked = form('Blocked tools of docs');
+    await blocked.getByLabel('Blocked tools', { exact: true }).fill('sleep');
+    await blocked.getByRole('button', { name: 'Save blocked tools' }).click();
+    const docsRow = servers.getByRole('row').filter({ hasText: 'docs' });
+    await docsRow.getByRole('cell', { name: 'sleep', exact: true }).waitFor();
+    const docsCard = page.locator('.subcard').filter({ has: page.getByRole('button', { name: 'Show tools of docs' }) });
+    await docsCard.getByLabel('Deferred loading', { exact: true }).selectOption('DEFER_LOADING_ENABLED');
+    await docsRow.getByRole('cell', { name: 'enabled', exact: true }).waitFor();
+
+    const show = page.getByRole('button', { name: 'Show tools of docs' });
+    expect(await show.getAttribute('aria-expanded')).toBe('false');
+    await show.click();
+    const hide = page.getByRole('button', { name: 'Hide tools of docs' });
+    expect(await hide.getAttribute('aria-expanded')).toBe('true');
+    const panel = page.getByRole('region', { name: 'Tool list of docs' });
+    expect(await hide.getAttribute('aria-controls')).toBe(await panel.getAttribute('id'));
+    const tools = panel.getByRole('table', { name: 'Tools of docs' });
+    await tools.waitFor();
+    expect(await panel.getByRole('status').textContent()).toMatch(/^Reachable · 3 tools · answered in \d+ ms · not visible to MCP clients until approved and enabled$/);
+    const row = (name: string | RegExp) => tools.getByRole('row').filter({ has: page.getByRole('cell', { name, exact: true }) });
+    expect(await tools.getByRole('row').count()).toBe(4);
+    expect(await row('docs__whoami').getByText('deferred', { exact: true }).count()).toBe(1);
+    expect(await row('docs__whoami').getByRole('cell', { name: 'Returns the Authorization header the server saw', exact: true }).count()).toBe(1);
+    expect(await row('docs__sleep').getByText('blocked', { exact: true }).count()).toBe(1);
+    expect(await row('docs__sleep').getByText('deferred', { exact: true }).count()).toBe(0);
+    // A name outside MCP's character set is hashed into the namespaced one.
+    expect(await row(/^docs__search_docs_[0-9a-f]{8}$/).getByRole('cell', { name: 'search.docs', exact: true }).count()).toBe(1);
+    await row('docs__whoami').getByText('Schema', { exact: true }).click();
+    expect(await row('docs__whoami').locator('pre').textContent()).toContain('"type": "object"');
+    await shot('mcp-tools');
+
+    await page.getByRole('button', { name: 'Show tools of dead' }).click();
+    const alert = page.getByRole('region', { name: 'Tool list of dead' }).getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^dead is unreachable \(upstream_unavailable\): MCP server "dead" is unavailable \(ECONNREFUSED\)/);
+    expect(await page.getByRole('table', { name: 'Tools of dead' }).count()).toBe(0);
+    await hide.click();
+    expect(await panel.count()).toBe(0);
   });
 
   it('renders the remaining pages and the dark theme without script errors', async () => {
