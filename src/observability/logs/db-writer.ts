@@ -7,7 +7,9 @@
  *
  * The statements are written here rather than through the ORM's query
  * builder: its per-value processing cost ≈300 µs of CPU per record on the
- * event loop the data plane shares. Values are converted the way the ORM
+ * event loop the data plane shares. On SQLite they run on better-sqlite3
+ * directly, prepared once per row count; on PostgreSQL through knex with
+ * bound parameters. Values are converted the way the ORM
  * stores them (SQLite: dates as epoch milliseconds, booleans as 0/1, JSON as
  * text; PostgreSQL: timestamptz, boolean, jsonb), so the entities read them
  * back unchanged (`log-pipeline.test.ts`, `log-service.test.ts`).
