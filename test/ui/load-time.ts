@@ -169,6 +169,7 @@ async function rpcTimes(client: ReturnType<typeof createSluiceClient>, workspace
   const range = { workspaceId, startTime: timestampFromDate(new Date(start)), endTime: timestampFromDate(new Date(end)) };
   const calls: [string, () => Promise<unknown>][] = [
     ['QueryMetrics by model, totals', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.MODEL] })],
+    ['QueryMetrics by model, totals and latency distribution', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.MODEL], includeLatencyDistribution: true })],
     ['QueryMetrics by provider, totals', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.PROVIDER] })],
     ['QueryMetrics by API key, totals', () => client.metrics.queryMetrics({ ...range, totalsOnly: true, groupBy: [MetricsDimension.API_KEY] })],
     ['GetSpendSummary', () => client.metrics.getSpendSummary({ workspaceId })],
