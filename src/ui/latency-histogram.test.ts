@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { sketchBuckets } from '../observability/metrics/query.js';
 import { LatencySketch } from '../observability/metrics/sketch.js';
 import { latencyBins } from './latency-histogram';
 
@@ -30,7 +29,7 @@ describe('latencyBins', () => {
   it('bins a merged sketch like the exact latencies, up to the values within 1% of a bin edge', () => {
     const sketch = new LatencySketch();
     for (const v of latencies) sketch.add(v);
-    const got = latencyBins(sketchBuckets(sketch));
+    const got = latencyBins(sketch.buckets());
     const want = binsOfList(latencies);
     expect(got.total).toBe(latencies.length);
     // The 99th percentile, hence the bin width, within 1%.

@@ -9,7 +9,9 @@
  * the query covers, each latency within 1% of its bucket's value.
  */
 import { emptyRollupValues, mergeCell, RESOLUTIONS, type Resolution, type RollupValues } from './rollup.js';
-import { RELATIVE_ACCURACY, type LatencySketch } from './sketch.js';
+import type { SketchBucket } from './sketch.js';
+
+export type { SketchBucket };
 import { projectionFor, segmentsOf, type DimensionName, type RollupFilter, type RollupStore, type StoredRow, type TimeSegment } from './store.js';
 
 /** Group-by dimensions: the stored ones plus the status class derived from `status`. */
@@ -73,15 +75,10 @@ export interface MetricsResult {
   total: MetricsTotals;
   series: MetricsSeriesResult[];
   omittedGroups: number;
-  /** With `latencyDistribution`: the buckets of `total`'s latency sketch (`sketchBuckets`). */
+  /** With `latencyDistribution`: the buckets of `total`'s latency sketch (`LatencySketch.buckets`). */
   latencyDistribution?: SketchBucket[];
 }
 
-/** One bucket of a latency sketch: `count` values, each within the sketch's accuracy (1%) of `valueMs`. */
-export interface SketchBucket {
-  valueMs: number;
-  count: number;
-}
 
 /** The bucket the automatic choice gives for a range of `seconds`. */
 export function autoBucket(seconds: number): number {
@@ -219,46 +216,13 @@ export async function queryMetrics(store: RollupStore, q: MetricsQuery): Promise
     to,
     total: totalsOf(total),
     omittedGroups: all.length - kept.length,
-    ...(q.latencyDistribution ? { latencyDistribution: sketchBuckets(total.latency) } : {}),
+    ...(q.latencyDistribution ? { latencyDistribution: total.latency.buckets() } : {}),
     series: kept.map((g) => ({
       group: g.group,
       total: totalsOf(g.total),
       points: q.totalsOnly ? [] : Array.from({ length: nPoints }, (_, i) => ({ time: from + i * bucket, values: g.points[i] ? totalsOf(g.points[i]!) : zero })),
     })),
   };
-}
-
-const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
-
-/**
- * The non-empty buckets of `sketch`, ascending: the zero bucket (value 0) first, then bucket `i`
- * (values in `(γ^(i-1), γ^i]`) as the value its quantiles report, `2γ^i/(γ+1)`. Read from the
- * sketch's documented wire form (sketch.ts), which lists every bucket's count.
- */
-export function sketchBuckets(sketch: LatencySketch): SketchBucket[] {
-  const bytes = sketch.encode();
-  let pos = 1;
-  const varint = (): number => {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = bytes[pos++]!;
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) return v;
-      scale *= 0x80;
-    }
-  };
-  const out: SketchBucket[] = [];
-  const zero = varint();
-  if (zero) out.push({ valueMs: 0, count: zero });
-  const z = varint();
-  const first = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-  const n = varint();
-  for (let j = 0; j < n; j++) {
-    const count = varint();
-    if (count) out.push({ valueMs: (2 * Math.pow(GAMMA, first + j)) / (GAMMA + 1), count });
-  }
-  return out;
 }
 
 function groupValue(row: StoredRow, d: GroupDimension): string {

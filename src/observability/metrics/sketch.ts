@@ -36,6 +36,12 @@ function valueOf(index: number): number {
 }
 
 /** A growable sketch. Not shared between threads; `merge*` mutates the receiver. */
+/** One bucket of a latency sketch: `count` values, each within the sketch's accuracy (1%) of `valueMs`. */
+export interface SketchBucket {
+  valueMs: number;
+  count: number;
+}
+
 export class LatencySketch {
   /** Count per bucket, `counts[j]` being bucket `offset + j`; grows by doubling. */
   private counts = new Float64Array(0);
@@ -152,6 +158,20 @@ export class LatencySketch {
       if (rank < seen) return valueOf(i);
     }
     return valueOf(this.hi);
+  }
+
+  /**
+   * The non-empty buckets, ascending: the zero bucket (value 0) first, then each bucket at the
+   * value its quantiles report.
+   */
+  buckets(): SketchBucket[] {
+    const out: SketchBucket[] = [];
+    if (this.zero) out.push({ valueMs: 0, count: this.zero });
+    for (let i = this.lo; i <= this.hi; i++) {
+      const count = this.counts[i - this.offset]!;
+      if (count) out.push({ valueMs: valueOf(i), count });
+    }
+    return out;
   }
 
   /** The compact binary form (see the module comment). */

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { sketchBuckets } from './query.js';
 import { LatencySketch, RELATIVE_ACCURACY } from './sketch.js';
 
-describe('sketchBuckets', () => {
+describe('LatencySketch.buckets', () => {
   it('is empty for an empty sketch', () => {
-    expect(sketchBuckets(new LatencySketch())).toEqual([]);
+    expect(new LatencySketch().buckets()).toEqual([]);
   });
 
   it('lists every value once, ascending, each within the accuracy of its bucket, zeros first', () => {
@@ -12,7 +11,7 @@ describe('sketchBuckets', () => {
     const values: number[] = [0, 0, 0.0005];
     for (let i = 0; i < 5000; i++) values.push(0.5 + ((i * 7919) % 100_000) / 7);
     for (const v of values) sketch.add(v);
-    const buckets = sketchBuckets(sketch);
+    const buckets = sketch.buckets();
     expect(buckets[0]).toEqual({ valueMs: 0, count: 3 });
     expect(buckets.reduce((n, b) => n + b.count, 0)).toBe(values.length);
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.valueMs).toBeGreaterThan(buckets[i - 1]!.valueMs);
@@ -37,7 +36,7 @@ describe('sketchBuckets', () => {
       for (let i = 0; i < 250; i++) s.add(20 + part * 300 + i * 3.1);
       merged.mergeEncoded(s.encode());
     }
-    const buckets = sketchBuckets(merged);
+    const buckets = merged.buckets();
     const at = (q: number) => {
       const rank = q * (merged.count - 1);
       let seen = 0;
