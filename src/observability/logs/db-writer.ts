@@ -30,6 +30,38 @@ export interface LogWriter {
 /** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters (≈40 columns). */
 const ROWS_PER_STATEMENT = 200;
 
+/**
+ * Row counts of the INSERTs for `n` rows: full statements of 200, then the rest as powers of two
+ * (a rest of 37 → 32 + 4 + 1), so at most 9 distinct statements per table are ever prepared and
+ * cached instead of one per batch size.
+ */
+export function statementSizes(n: number): number[] {
+  const sizes: number[] = [];
+  let rest = n;
+  while (rest >= ROWS_PER_STATEMENT) {
+    sizes.push(ROWS_PER_STATEMENT);
+    rest -= ROWS_PER_STATEMENT;
+  }
+  for (let size = 128; size >= 1; size >>= 1) {
+    if (rest >= size) {
+      sizes.push(size);
+      rest -= size;
+    }
+  }
+  return sizes;
+}
+
+/** `rows` cut into consecutive slices of `statementSizes(rows.length)`. */
+function slices<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let at = 0;
+  for (const size of statementSizes(rows.length)) {
+    out.push(rows.slice(at, at + size));
+    at += size;
+  }
+  return out;
+}
+
 type Kind = 'text' | 'int' | 'bool' | 'time' | 'json' | 'bigint';
 
 /** Property → column and how to convert it, in the column order of the INSERT. */
@@ -140,14 +172,8 @@ export function createDbLogWriter(orm: Orm): LogWriter {
             return stmt;
           };
           db.transaction(() => {
-            for (let i = 0; i < requests.length; i += ROWS_PER_STATEMENT) {
-              const batch = requests.slice(i, i + ROWS_PER_STATEMENT);
-              prepared('request_logs', REQUEST_COLUMNS, batch.length).run(params(batch, REQUEST_COLUMNS));
-            }
-            for (let i = 0; i < calls.length; i += ROWS_PER_STATEMENT) {
-              const batch = calls.slice(i, i + ROWS_PER_STATEMENT);
-              prepared('mcp_call_logs', MCP_COLUMNS, batch.length).run(params(batch, MCP_COLUMNS));
-            }
+            for (const batch of slices(requests)) prepared('request_logs', REQUEST_COLUMNS, batch.length).run(params(batch, REQUEST_COLUMNS));
+            for (const batch of slices(calls)) prepared('mcp_call_logs', MCP_COLUMNS, batch.length).run(params(batch, MCP_COLUMNS));
           })();
         } finally {
           await client.releaseConnection(db);
@@ -156,14 +182,8 @@ export function createDbLogWriter(orm: Orm): LogWriter {
       }
       // knex directly, with bound parameters: the ORM's `execute` inlines every value into the SQL text.
       await knex.transaction(async (trx) => {
-        for (let i = 0; i < requests.length; i += ROWS_PER_STATEMENT) {
-          const batch = requests.slice(i, i + ROWS_PER_STATEMENT);
-          await trx.raw(sqlFor('request_logs', REQUEST_COLUMNS, batch.length), params(batch, REQUEST_COLUMNS) as never);
-        }
-        for (let i = 0; i < calls.length; i += ROWS_PER_STATEMENT) {
-          const batch = calls.slice(i, i + ROWS_PER_STATEMENT);
-          await trx.raw(sqlFor('mcp_call_logs', MCP_COLUMNS, batch.length), params(batch, MCP_COLUMNS) as never);
-        }
+        for (const batch of slices(requests)) await trx.raw(sqlFor('request_logs', REQUEST_COLUMNS, batch.length), params(batch, REQUEST_COLUMNS) as never);
+        for (const batch of slices(calls)) await trx.raw(sqlFor('mcp_call_logs', MCP_COLUMNS, batch.length), params(batch, MCP_COLUMNS) as never);
       });
     },
     async ping() {
