@@ -5,8 +5,11 @@
  * gateway with a route and an API key in the UI; send traffic with the
  * official OpenAI SDK; see it on the overview, in analytics and in the
  * request logs; open a record's detail tabs; save a route with an invalid CEL
- * condition and see the field error; then log in with a workspace token and
- * see only that workspace. Screenshots of every page go to
+ * condition and see the field error; register MCP servers, see their live
+ * tool lists, approve one and see a tool call on the MCP calls page; then log
+ * in with a workspace token and see only that workspace. The login is done
+ * with the keyboard alone, and the overview's live refresh is checked without
+ * a reload. Screenshots of every page go to
  * test-artifacts/ui/ (gitignored).
  */
 import { execFileSync } from 'node:child_process';
@@ -17,6 +20,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/database.js';
 import { startTestServer, type RunningSluice } from '../helpers/server.js';
+import { connectClient } from '../mcp/harness.js';
 import { freePort, startTestUpstream, type TestUpstream } from '../mcp/test-upstream.js';
 
 const CHROMIUM = process.env.SLUICE_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -81,8 +85,11 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     await page.getByLabel('Admin token', { exact: true }).fill('not-a-valid-token-at-all');
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not valid/);
-    await page.getByLabel('Admin token', { exact: true }).fill(s.rootToken);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    // Keyboard only: the field is focused, the token typed, Enter submits.
+    await page.getByLabel('Admin token', { exact: true }).focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(s.rootToken);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'No workspace yet' }).waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('sluice.token'))).toBe(s.rootToken);
   });
@@ -176,6 +183,9 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
       )
       .toBe(7);
     expect(await page.getByTestId('stat-errors').locator('.stat-value').textContent()).toMatch(/14/);
+    // Live refresh (every 10 s): one more request appears without a reload.
+    await openai.chat.completions.create({ model: 'mock/small', messages: [{ role: 'user', content: 'one more' }] });
+    await expect.poll(async () => totals.getByTestId('stat-requests').locator('.stat-value').textContent(), { timeout: 25_000, interval: 500 }).toBe('8');
     await page.getByRole('table', { name: 'Top models' }).getByText('mock/small').waitFor();
     await page.getByRole('table', { name: 'Top gateways' }).getByText('prod').waitFor();
     await page.locator('figure.chart canvas').first().waitFor();
@@ -183,7 +193,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
 
     await page.getByRole('button', { name: 'Last 24 hours' }).click();
     expect(page.url()).toMatch(/range=24h/);
-    await expect.poll(async () => page.getByTestId('stat-requests').locator('.stat-value').textContent()).toBe('7');
+    await expect.poll(async () => page.getByTestId('stat-requests').locator('.stat-value').textContent()).toBe('8');
 
     await nav('Analytics').click();
     await page.getByRole('heading', { level: 1, name: 'Analytics' }).waitFor();
@@ -208,7 +218,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
         },
         { timeout: 20_000, interval: 500 },
       )
-      .toBe(7);
+      .toBe(8);
     await shot('logs');
 
     await page.getByLabel('Status', { exact: true }).selectOption('4xx');
@@ -216,7 +226,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
     expect(page.url()).toMatch(/status=4xx/);
     await page.getByRole('button', { name: 'Clear' }).click();
-    await expect.poll(() => table.locator('tbody tr').count()).toBe(7);
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(8);
 
     await table.locator('tbody tr').filter({ hasText: '200' }).first().getByRole('link').click();
     await page.getByRole('tab', { name: 'Request' }).waitFor();
@@ -255,7 +265,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     await shot('cel-editor');
   });
 
-  it("registers MCP servers, blocks a tool, sets a defer override and shows each server's live tool list", async () => {
+  it("registers MCP servers, blocks a tool, sets a defer override, shows each server's live tool list and, once approved, its calls", async () => {
     await nav('MCP servers').click();
     const servers = page.getByRole('table', { name: 'MCP servers' });
     const register = form('Register an MCP server');
@@ -306,6 +316,34 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     expect(await page.getByRole('table', { name: 'Tools of dead' }).count()).toBe(0);
     await hide.click();
     expect(await panel.count()).toBe(0);
+
+    // Approved, the server's tools reach MCP clients; the call shows on the MCP calls page.
+    await docsCard.getByRole('button', { name: 'Approve', exact: true }).click();
+    await docsCard.getByText('approved', { exact: true }).waitFor();
+    await expect
+      .poll(async () => {
+        const { client, transport } = await connectClient(`${s.baseUrl}/mcp`, apiKey);
+        try {
+          const result = await client.callTool({ name: 'docs__whoami', arguments: {} });
+          return result.isError ? 'error' : 'ok';
+        } catch (err) {
+          return String(err);
+        } finally {
+          await transport.close();
+        }
+      }, { timeout: 10_000, interval: 300 })
+      .toBe('ok');
+    await nav('MCP calls').click();
+    const calls = page.getByRole('table', { name: 'MCP calls' });
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+        await page.locator('button[aria-busy="false"]', { hasText: 'Refresh' }).waitFor();
+        return calls.locator('tbody tr').filter({ hasText: 'whoami' }).count();
+      }, { timeout: 20_000, interval: 500 })
+      .toBe(1);
+    const call = calls.locator('tbody tr').filter({ hasText: 'whoami' });
+    expect(await call.textContent()).toMatch(/prod.*docs.*whoami.*ok/);
   });
 
   it('renders the remaining pages and the dark theme without script errors', async () => {
@@ -354,7 +392,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     const options = await page.getByRole('combobox', { name: 'Workspace' }).locator('option').allTextContents();
     expect(options).toEqual(['Acme Corp']);
     await nav('Overview').click();
-    await expect.poll(async () => page.getByTestId('stat-requests').locator('.stat-value').textContent()).toBe('7');
+    await expect.poll(async () => page.getByTestId('stat-requests').locator('.stat-value').textContent()).toBe('8');
     await nav('Providers & models').click();
     await page.getByRole('table', { name: 'Providers' }).getByRole('link', { name: 'mock' }).waitFor();
     expect(await page.getByRole('form', { name: 'New workspace' }).count()).toBe(0);
