@@ -59,6 +59,38 @@ export function Empty(props: { children: ComponentChildren; busy?: boolean }) {
   );
 }
 
+/**
+ * Newer/older buttons over keyset page tokens kept in the URL (`?page=`): `history` holds the
+ * tokens of the pages before this one (the page owns it, so a new filter can reset it).
+ */
+export function Pager(props: { pageToken: string; nextPageToken: string | undefined; history: string[]; setHistory: (h: string[]) => void; go: (page: string | undefined) => void }) {
+  const { pageToken, history } = props;
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button
+        type="button"
+        disabled={!pageToken}
+        onClick={() => {
+          props.go(history[history.length - 1] || undefined);
+          props.setHistory(history.slice(0, -1));
+        }}
+      >
+        ← Newer
+      </button>
+      <button
+        type="button"
+        disabled={!props.nextPageToken}
+        onClick={() => {
+          props.setHistory([...history, pageToken]);
+          props.go(props.nextPageToken);
+        }}
+      >
+        Older →
+      </button>
+    </nav>
+  );
+}
+
 /** Re-runs a page's query (new rows in a log that ends now); disabled while it runs. */
 export function RefreshButton(props: { loading: boolean; onRefresh: () => void }) {
   return (

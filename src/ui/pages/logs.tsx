@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import type { RequestLog } from '../api';
 import { Select, TextInput } from '../components/form';
 import { RangePicker, useRange } from '../components/time-range';
-import { Badge, Card, Empty, Failure, Json, Page, RefreshButton, Table, Tabs } from '../components/ui';
+import { Badge, Card, Empty, Failure, Json, Page, Pager, RefreshButton, Table, Tabs } from '../components/ui';
 import { ms, nanosToUsd, num, time, usd } from '../format';
 import { useLoad } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
@@ -140,29 +140,7 @@ export function RequestLogs() {
           { label: 'Key', render: (r) => <code>{r.apiKeyPrefix || '–'}</code> },
         ]}
       />
-      <nav class="pager" aria-label="Pages">
-        <button
-          type="button"
-          disabled={!pageToken}
-          onClick={() => {
-            const prev = history.slice(0, -1);
-            setQuery({ ...keep, page: history[history.length - 1] || undefined });
-            setHistory(prev);
-          }}
-        >
-          ← Newer
-        </button>
-        <button
-          type="button"
-          disabled={!logs.data?.nextPageToken}
-          onClick={() => {
-            setHistory([...history, pageToken]);
-            setQuery({ ...keep, page: logs.data?.nextPageToken });
-          }}
-        >
-          Older →
-        </button>
-      </nav>
+      <Pager pageToken={pageToken} nextPageToken={logs.data?.nextPageToken} history={history} setHistory={setHistory} go={(page) => setQuery({ ...keep, page })} />
     </Page>
   );
 }

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import type { McpCallLog } from '../api';
 import { Select, TextInput } from '../components/form';
 import { RangePicker, useRange } from '../components/time-range';
-import { Badge, Card, Failure, Json, Page, RefreshButton, Table } from '../components/ui';
+import { Badge, Card, Failure, Json, Page, Pager, RefreshButton, Table } from '../components/ui';
 import { ms, time } from '../format';
 import { useLoad } from '../hooks';
 import { setQuery, useLocation } from '../router';
@@ -96,28 +96,7 @@ export function McpCalls() {
           { label: 'Latency', numeric: true, render: (c) => ms(c.latencyMs) },
         ]}
       />
-      <nav class="pager" aria-label="Pages">
-        <button
-          type="button"
-          disabled={!pageToken}
-          onClick={() => {
-            setQuery({ ...keep, page: history[history.length - 1] || undefined });
-            setHistory(history.slice(0, -1));
-          }}
-        >
-          ← Newer
-        </button>
-        <button
-          type="button"
-          disabled={!calls.data?.nextPageToken}
-          onClick={() => {
-            setHistory([...history, pageToken]);
-            setQuery({ ...keep, page: calls.data?.nextPageToken });
-          }}
-        >
-          Older →
-        </button>
-      </nav>
+      <Pager pageToken={pageToken} nextPageToken={calls.data?.nextPageToken} history={history} setHistory={setHistory} go={(page) => setQuery({ ...keep, page })} />
       {selected ? (
         <Card title={`${selected.server} · ${selected.tool}`}>
           {selected.errorMessage ? <p class="notice danger">{selected.errorMessage}</p> : null}
