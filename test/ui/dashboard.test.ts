@@ -239,6 +239,29 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     await page.getByRole('tab', { name: 'Timing' }).click();
     await page.getByTestId('timing').getByText('Provider time').waitFor();
     await shot('log-detail-timing');
+
+    // Pages of 50: 45 more requests make 53, so the second page holds 3.
+    const openai = new OpenAI({ baseURL: `${s.baseUrl}/v1`, apiKey, maxRetries: 0 });
+    for (let i = 0; i < 45; i++) await openai.chat.completions.create({ model: 'mock/small', messages: [{ role: 'user', content: `page filler ${i}` }] });
+    await nav('Request logs').click();
+    const older = page.getByRole('button', { name: 'Older →' });
+    await expect
+      .poll(
+        async () => {
+          await refresh.click();
+          await page.locator('button[aria-busy="false"]', { hasText: 'Refresh' }).waitFor();
+          return (await older.isEnabled()) && (await table.locator('tbody tr').count()) === 50;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(true);
+    await older.click();
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(3);
+    expect(page.url()).toMatch(/page=/);
+    expect(await older.isEnabled()).toBe(false);
+    await page.getByRole('button', { name: '← Newer' }).click();
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(50);
+    expect(await page.getByRole('button', { name: '← Newer' }).isEnabled()).toBe(false);
   });
 
   it('shows the API field error when a route is saved with an invalid CEL condition', async () => {
@@ -392,7 +415,7 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     const options = await page.getByRole('combobox', { name: 'Workspace' }).locator('option').allTextContents();
     expect(options).toEqual(['Acme Corp']);
     await nav('Overview').click();
-    await expect.poll(async () => page.getByTestId('stat-requests').locator('.stat-value').textContent()).toBe('8');
+    await expect.poll(async () => page.getByTestId('stat-requests').locator('.stat-value').textContent()).toBe('53');
     await nav('Providers & models').click();
     await page.getByRole('table', { name: 'Providers' }).getByRole('link', { name: 'mock' }).waitFor();
     expect(await page.getByRole('form', { name: 'New workspace' }).count()).toBe(0);
