@@ -180,6 +180,21 @@ describe('compileCel', () => {
     expect(compileCel('request.body.model == "x"', 'bool').evaluate(context({ body: {} }))).toEqual({ ok: false, error: '1:14: No such key: model' });
   });
 
+  it('evaluates with stack capture off (a missing key is an answer, not a bug) and restores Error.stackTraceLimit', () => {
+    const limit = Error.stackTraceLimit;
+    expect(compileCel('request.headers["x-missing"] == "a"', 'bool').evaluate(context())).toEqual({ ok: false, error: '1:16: No such key: x-missing' });
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(compileCel('request.model == "gpt-4o"', 'bool').evaluate(context())).toMatchObject({ ok: true });
+    expect(Error.stackTraceLimit).toBe(limit);
+    // A function the expression calls sees the limit the evaluator set.
+    let seen: number | undefined;
+    const spy = compileCel('request.body.model == "x"', 'bool');
+    const body = new Proxy({}, { get: () => ((seen = Error.stackTraceLimit), undefined), has: () => ((seen = Error.stackTraceLimit), false) });
+    spy.evaluate(context({ body }));
+    expect(seen).toBe(0);
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+
   it('makes untyped results JSON-safe: no BigInt, no Map', () => {
     expect(compileCel('{"n": 1, "big": -9007199254740993}').evaluate(context())).toEqual({ ok: true, value: { n: 1, big: '-9007199254740993' } });
     expect(compileCel('request.headers').evaluate(context({ headers: { a: 'b' } }))).toEqual({ ok: true, value: { a: 'b' } });

@@ -647,10 +647,15 @@ export function compileCel(source: string, expected?: CelExpected, surface: CelS
     readsBody: reads.has('request') || reads.has('request.body'),
     evaluate(ctx) {
       let raw: unknown;
+      // A runtime error (a missing key) is an answer here, not a bug: capturing its stack would cost ≈6 µs a request.
+      const stackTraceLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
       try {
         raw = program(records(ctx));
       } catch (err) {
         return { ok: false, error: runtimeError(source, err) };
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
       }
       return finish(raw, expected);
     },
