@@ -11,6 +11,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { EnvConfig } from './config/env.js';
 import { migrate, openOrm, type Orm } from './db/orm.js';
+import { startWalCheckpointer, type WalCheckpointer } from './db/wal-checkpointer.js';
 import { ProviderEntity } from './db/entities.js';
 import { createSecretBox, loadOrCreateMasterKey } from './security/secret-box.js';
 import { ensureRootToken } from './services/admin-auth.js';
@@ -92,9 +93,14 @@ export async function startSluice(
   let counters: CounterStore | undefined;
   let telemetry: Telemetry | undefined;
   let logs: LogPlane | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   try {
     const applied = await migrate(orm);
     if (applied.length) announce(`database: applied migrations ${applied.join(', ')}`);
+    if (env.database.dialect === 'sqlite' && env.database.path !== ':memory:') {
+      // After the migrations (they may rebuild tables); SQLite's own checkpoints would stall the event loop.
+      checkpointer = await startWalCheckpointer(orm, env.database.path, { onProblem: (line) => announce(`database: ${line}`) });
+    }
     const embedded = env.database.dialect === 'sqlite';
     const master = loadOrCreateMasterKey(env.masterKey, embedded ? join(env.dataDir, 'master.key') : undefined);
     if (master.source === 'generated') announce(`master key: generated ${join(env.dataDir, 'master.key')} (mode 0600); back it up with the database`);
@@ -172,6 +178,7 @@ export async function startSluice(
         // After the server: every in-flight request has settled into the log by now.
         await logPlane.close();
         await store.close();
+        await checkpointer?.close();
         await orm.close(true);
       },
     };
@@ -179,6 +186,7 @@ export async function startSluice(
     await telemetry?.close();
     await logs?.close();
     await counters?.close();
+    await checkpointer?.close();
     await orm.close(true);
     throw err;
   }
