@@ -165,4 +165,40 @@ describe('log pipeline on SQLite', () => {
     expect(events[0]).toBe(1);
     await p.close();
   });
+
+  it('writes a backlog in full batches with a turn of the event loop between them; a partial batch waits to fill', async () => {
+    const inner = createDbLogWriter(t.orm);
+    // The turns of the event loop (setImmediate callbacks) that ran before each write.
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const writes: { size: number; turns: number }[] = [];
+    const writer: LogWriter = {
+      async write(entries) {
+        writes.push({ size: entries.length, turns });
+        await inner.write(entries);
+      },
+      ping: () => inner.ping(),
+    };
+    const p = new LogPipeline({ writer, spill: new SpillStore({ dir }), batchSize: 20, flushIntervalMs: 200, retryMinMs: 10, retryMaxMs: 20 });
+    for (let i = 0; i < 100; i++) p.enqueue(doc(i));
+    while (writes.length < 5) await new Promise((r) => setTimeout(r, 5));
+    expect(writes.map((w) => w.size)).toEqual([20, 20, 20, 20, 20]);
+    // SQLite answers synchronously: without the yield all five batches ran in one turn.
+    for (let i = 1; i < writes.length; i++) expect(writes[i]!.turns).toBeGreaterThan(writes[i - 1]!.turns);
+    // Three records, then three more before the timer: one batch of six, not a transaction per arrival.
+    for (let i = 100; i < 103; i++) p.enqueue(doc(i));
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 103; i < 106; i++) p.enqueue(doc(i));
+    expect(writes).toHaveLength(5);
+    await p.flush();
+    ticking = false;
+    expect(writes.slice(5).map((w) => w.size)).toEqual([6]);
+    expect(await storedIds()).toEqual(Array.from({ length: 106 }, (_, i) => doc(i).r.id));
+    await p.close();
+  });
 });

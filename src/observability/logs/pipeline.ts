@@ -194,7 +194,9 @@ export class LogPipeline {
       this.pumping = this.pump().finally(() => {
         this.pumping = undefined;
         if (this.closing) return;
-        if (!this.down && (this.queue.length || !this.spill.isEmpty())) this.schedule(0);
+        if (this.down) this.wakeIdle();
+        else if (this.queue.length >= this.batchSize || !this.spill.isEmpty() || (this.queue.length && this.idleWaiters.length)) this.schedule(0);
+        else if (this.queue.length) this.schedule(this.flushIntervalMs);
         else this.wakeIdle();
       });
     }, delayMs);
@@ -209,7 +211,14 @@ export class LogPipeline {
 
   /** Writes batches until memory and spill are empty or the database is down. */
   private async pump(): Promise<void> {
-    while (!this.down && !this.closing && (this.queue.length || !this.spill.isEmpty())) await this.pumpOnce();
+    while (!this.down && !this.closing && (this.queue.length || !this.spill.isEmpty())) {
+      await this.pumpOnce();
+      // Back to back only while full batches wait (a partial one waits for its timer, so that records
+      // arriving meanwhile join it instead of costing a transaction each).
+      if (this.queue.length < this.batchSize && this.spill.isEmpty()) return;
+      // SQLite writes synchronously: requests waiting on I/O get a turn between two batches.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /** One batch: from memory while it holds records (they are older), else from the spill. */
