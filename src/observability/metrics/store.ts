@@ -18,6 +18,9 @@ import { dialectOf } from '../../db/orm.js';
 import { COARSE_PROJECTIONS, DIMENSION_BITS, FULL_PROJECTION, mergeCell, RESOLUTIONS, rowId, type Resolution, type RollupCell, type RollupValues } from './rollup.js';
 import { LatencySketch } from './sketch.js';
 
+/** Lets waiting I/O callbacks (requests in flight) run before the next row. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Rows per statement (bounded by SQLite's and PostgreSQL's parameter limits). */
 const CHUNK = 400;
 
@@ -112,6 +115,9 @@ export class RollupStore {
               [...valueParams(cell), row.id],
               'run',
             );
+            // SQLite answers synchronously: without a turn of the event loop between rows, a flush of
+            // ~50 rows (sketch merges and updates) held every request in flight for 15–20 ms.
+            await yieldToEventLoop();
           }
         };
         // Insert first: fresh rows cost one statement, and the first statement being a write makes
