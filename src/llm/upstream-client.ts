@@ -217,13 +217,11 @@ class CallHandler implements Dispatcher.DispatchHandler {
   private resolve: ((r: UpstreamResponse) => void) | null = null;
   private reject: ((e: Error) => void) | null = null;
   private body: UpstreamBody | null = null;
-  readonly response: Promise<UpstreamResponse>;
 
-  constructor() {
-    this.response = new Promise<UpstreamResponse>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+  /** The response promise is the caller's: a handler holding it would keep the answer reachable too. */
+  constructor(resolve: (r: UpstreamResponse) => void, reject: (e: Error) => void) {
+    this.resolve = resolve;
+    this.reject = reject;
   }
 
   onConnect(abort: (reason?: Error) => void): void {
@@ -273,7 +271,9 @@ class CallHandler implements Dispatcher.DispatchHandler {
  */
 export function sendUpstream(req: UpstreamRequest): UpstreamCallHandle {
   const { origin, path } = splitUrl(req.url);
-  const handler = new CallHandler();
+  let settle!: [(r: UpstreamResponse) => void, (e: Error) => void];
+  const response = new Promise<UpstreamResponse>((resolve, reject) => (settle = [resolve, reject]));
+  const handler = new CallHandler(...settle);
   agent.dispatch(
     {
       origin,
@@ -287,7 +287,7 @@ export function sendUpstream(req: UpstreamRequest): UpstreamCallHandle {
     handler,
   );
   return {
-    response: handler.response,
+    response,
     abort(reason) {
       if (handler.abortUndici) handler.abortUndici(reason);
       else handler.pendingAbort = reason;

@@ -67,6 +67,8 @@ function parseDate(value: string | null, now: number): number | undefined {
 export class CredentialRotation {
   readonly #now: () => number;
   readonly #cursors = new Map<string, number>();
+  /** The provider whose cursor was written last (the Map's newest entry while it is present). */
+  #newest: string | undefined;
   /** Credential id → end of its cooldown. */
   readonly #cooling = new Map<string, number>();
 
@@ -100,8 +102,13 @@ export class CredentialRotation {
         pick = index;
       }
     }
-    this.#cursors.delete(providerId);
-    this.#cursors.set(providerId, (pick + 1) % count);
+    if (this.#newest === providerId && this.#cursors.has(providerId)) this.#cursors.set(providerId, (pick + 1) % count);
+    else {
+      // Re-inserted to keep the Map in least-recently-used order; the newest stays in place (see MemberHealth).
+      this.#cursors.delete(providerId);
+      this.#cursors.set(providerId, (pick + 1) % count);
+      this.#newest = providerId;
+    }
     if (this.#cursors.size > MAX_PROVIDERS) {
       const oldest = this.#cursors.keys().next();
       if (!oldest.done) this.#cursors.delete(oldest.value);

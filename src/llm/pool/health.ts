@@ -99,6 +99,8 @@ export class MemberHealth {
   readonly #now: () => number;
   /** Insertion order = order of last write, oldest first (re-inserted on every write). */
   readonly #entries = new Map<string, Entry>();
+  /** The key written last (the Map's newest entry while it is present). */
+  #newest: string | undefined;
 
   constructor(options: MemberHealthOptions = {}) {
     this.#failureThreshold = options.failureThreshold ?? 5;
@@ -237,8 +239,12 @@ export class MemberHealth {
 
   #touch(key: string, entry: Entry, now: number): void {
     entry.touchedAt = now;
+    // Already the newest entry: moving it would only churn the Map's table (a delete and a set per
+    // request made V8 rebuild it every few requests, and each rebuilt table outlived a scavenge).
+    if (this.#newest === key && this.#entries.get(key) === entry) return;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
+    this.#newest = key;
   }
 
   /** Drops idle entries from the old end; stops at the first fresh one, so it is O(1) amortised. */
