@@ -243,6 +243,8 @@ describe.each(DIALECTS)('dashboard on %s', (dialect) => {
     // Pages of 50: 45 more requests make 53, so the second page holds 3.
     const openai = new OpenAI({ baseURL: `${s.baseUrl}/v1`, apiKey, maxRetries: 0 });
     for (let i = 0; i < 45; i++) await openai.chat.completions.create({ model: 'mock/small', messages: [{ role: 'user', content: `page filler ${i}` }] });
+    // Records are written in the background (a partial batch after 100 ms): all 53 must be stored before the pages are read.
+    await s.sluice.logs.pipeline.flush();
     await nav('Request logs').click();
     const older = page.getByRole('button', { name: 'Older →' });
     await expect
