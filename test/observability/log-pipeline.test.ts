@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDbLogWriter, LogPipeline, SpillStore, type LogEntry, type LogWriter, type RequestLogDoc } from '../../src/observability/logs/index.js';
 import { createTestDeps, type TestDeps } from '../helpers/database.js';
+import { countEventLoopTurns } from '../helpers/event-loop.js';
 
 function doc(i: number, extra: Partial<RequestLogDoc> = {}): LogEntry {
   return {
@@ -168,18 +169,12 @@ describe('log pipeline on SQLite', () => {
 
   it('writes a backlog in full batches with a turn of the event loop between them; a partial batch waits to fill', async () => {
     const inner = createDbLogWriter(t.orm);
-    // The turns of the event loop (setImmediate callbacks) that ran before each write.
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    // The turns of the event loop that ran before each write.
+    const loop = countEventLoopTurns();
     const writes: { size: number; turns: number }[] = [];
     const writer: LogWriter = {
       async write(entries) {
-        writes.push({ size: entries.length, turns });
+        writes.push({ size: entries.length, turns: loop.turns });
         await inner.write(entries);
       },
       ping: () => inner.ping(),
@@ -196,7 +191,7 @@ describe('log pipeline on SQLite', () => {
     for (let i = 103; i < 106; i++) p.enqueue(doc(i));
     expect(writes).toHaveLength(5);
     await p.flush();
-    ticking = false;
+    loop.stop();
     expect(writes.slice(5).map((w) => w.size)).toEqual([6]);
     expect(await storedIds()).toEqual(Array.from({ length: 106 }, (_, i) => doc(i).r.id));
     await p.close();

@@ -9,6 +9,7 @@ import { withCoarser } from '../../src/observability/metrics/recorder.js';
 import { addToCell, emptyCell } from '../../src/observability/metrics/rollup.js';
 import { RollupStore } from '../../src/observability/metrics/store.js';
 import { createTestDeps, type TestDeps } from '../helpers/database.js';
+import { countEventLoopTurns } from '../helpers/event-loop.js';
 
 describe('rollup store merge on SQLite', () => {
   let t: TestDeps;
@@ -31,17 +32,11 @@ describe('rollup store merge on SQLite', () => {
     const store = new RollupStore(t.orm);
     const minute = Math.floor(Date.now() / 60_000) * 60;
     await store.merge(withCoarser(cells(minute)));
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = countEventLoopTurns();
     // Every row exists now: each one is read, merged and updated.
     await store.merge(withCoarser(cells(minute)));
-    ticking = false;
-    expect(turns).toBeGreaterThanOrEqual(40);
+    loop.stop();
+    expect(loop.turns).toBeGreaterThanOrEqual(40);
     const rows = await t.orm.em.getConnection().execute<{ requests: number }[]>("select requests from metric_rollups where workspace_id = 'ws_yield' and resolution = 60 and model like 'p/m%' and api_key_id = 'k'");
     expect(rows.length).toBeGreaterThanOrEqual(40);
     for (const r of rows) expect(Number(r.requests)).toBe(2);
