@@ -9,6 +9,8 @@ import type { SluiceError } from '../errors.js';
 import type { Pool } from '../llm/pool/types.js';
 import type { ClientSchema } from '../llm/translator.js';
 import type { Usage } from '../llm/usage.js';
+import type { Admission } from './limits/admission.js';
+import type { RoutePlan } from './stages.js';
 
 /** The client-facing endpoints. */
 export type Endpoint = 'chat_completions' | 'messages' | 'embeddings';
@@ -64,6 +66,10 @@ export interface ProxyContext {
   route?: RuntimeRoute;
   /** CEL results by expression (`model_selector`, `route:<name>`). */
   celResults: Record<string, string>;
+  /** The routing decision, computed once (`planRoute`), with the error it ended in if any. */
+  routePlan?: { plan: RoutePlan; error?: unknown };
+  /** What the limit stages charged, for the settle hook (src/policy/limits). */
+  admission?: Admission;
   /** Pools to try in order (route primary, then fallbacks; or the directly resolved model). */
   pools: Pool[];
   /** The directly resolved model when no route matched. */

@@ -4,7 +4,7 @@
  */
 import type { ProxyContext } from '../context.js';
 import type { PipelineHooks } from '../pipeline.js';
-import type { Ledger, LimitDeps } from './admission.js';
+import { createLedger, type LimitDeps } from './admission.js';
 import { rateLimitStage } from './rate-limit-stage.js';
 import { limitSettleHook } from './settle.js';
 import { spendLimitStage } from './spend-limit-stage.js';
@@ -21,7 +21,7 @@ export interface LimitHooksOptions extends LimitDeps {
 
 /** The three pipeline hooks enforcing the snapshot's rate limits and budgets. */
 export function createLimitHooks(options: LimitHooksOptions): Required<PipelineHooks> {
-  const ledger: Ledger = new WeakMap();
+  const ledger = createLedger();
   return {
     rateLimit: rateLimitStage(options, ledger),
     spendLimit: spendLimitStage(options, ledger),
