@@ -28,7 +28,7 @@ function checkpoint() {
   try {
     const [row] = db.pragma('wal_checkpoint(PASSIVE)');
     // `log`: frames in the WAL; `checkpointed`: frames now copied into the database (-1 when not in WAL mode).
-    parentPort.postMessage({ type: 'checkpoint', busy: row.busy, log: row.log, checkpointed: row.checkpointed });
+    parentPort.postMessage({ type: 'checkpoint', log: row.log, checkpointed: row.checkpointed });
   } catch (err) {
     parentPort.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
   }

@@ -38,7 +38,7 @@ export interface WalCheckpointerOptions {
 
 type WorkerMessage =
   | { type: 'ready' }
-  | { type: 'checkpoint'; busy: number; log: number; checkpointed: number }
+  | { type: 'checkpoint'; log: number; checkpointed: number }
   | { type: 'error'; message: string };
 
 /** Inline checkpoints at SQLite's default threshold (pages). */
@@ -76,12 +76,19 @@ export async function startWalCheckpointer(orm: Orm, path: string, options: WalC
     await worker.terminate();
     return { stats: () => ({ ...stats }), close: async () => {} };
   }
+  // A failing checkpoint is reported once, not every interval, until one succeeds again.
+  let failing = false;
   worker.on('message', (m: WorkerMessage) => {
     if (m.type === 'checkpoint') {
       stats.checkpoints++;
       stats.walFrames = m.log;
       stats.framesBackfilled = m.checkpointed;
-    } else if (m.type === 'error') onProblem(`WAL checkpoint failed: ${m.message}`);
+      if (failing) onProblem('WAL checkpoints succeed again');
+      failing = false;
+    } else if (m.type === 'error' && !failing) {
+      failing = true;
+      onProblem(`WAL checkpoint failed: ${m.message}`);
+    }
   });
   worker.on('error', (err) => fallBack(problem(err)));
   worker.on('exit', (code) => {

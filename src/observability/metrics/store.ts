@@ -116,8 +116,9 @@ export class RollupStore {
               'run',
             );
             // SQLite answers synchronously: without a turn of the event loop between rows, a flush of
-            // ~50 rows (sketch merges and updates) held every request in flight for 15–20 ms.
-            await yieldToEventLoop();
+            // ~50 rows (sketch merges and updates) held every request in flight for 15–20 ms. On
+            // PostgreSQL each statement already waits on I/O, and the row locks should not be held longer.
+            if (!this.postgres) await yieldToEventLoop();
           }
         };
         // Insert first: fresh rows cost one statement, and the first statement being a write makes

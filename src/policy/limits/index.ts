@@ -4,7 +4,7 @@
  */
 import type { ProxyContext } from '../context.js';
 import type { PipelineHooks } from '../pipeline.js';
-import { createLedger, type LimitDeps } from './admission.js';
+import type { LimitDeps } from './admission.js';
 import { rateLimitStage } from './rate-limit-stage.js';
 import { limitSettleHook } from './settle.js';
 import { spendLimitStage } from './spend-limit-stage.js';
@@ -21,10 +21,9 @@ export interface LimitHooksOptions extends LimitDeps {
 
 /** The three pipeline hooks enforcing the snapshot's rate limits and budgets. */
 export function createLimitHooks(options: LimitHooksOptions): Required<PipelineHooks> {
-  const ledger = createLedger();
   return {
-    rateLimit: rateLimitStage(options, ledger),
-    spendLimit: spendLimitStage(options, ledger),
-    settle: limitSettleHook(options, ledger, options.next),
+    rateLimit: rateLimitStage(options),
+    spendLimit: spendLimitStage(options),
+    settle: limitSettleHook(options, options.next),
   };
 }

@@ -15,7 +15,7 @@
 import { SluiceError } from '../../errors.js';
 import type { ProxyContext } from '../context.js';
 import type { RateCheck, RateDecision, RateResult } from '../counters/types.js';
-import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type Ledger, type LimitDeps } from './admission.js';
+import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type LimitDeps } from './admission.js';
 import type { RuntimeRateLimit } from './config.js';
 import { recordLimitOutcomes } from './outcomes.js';
 
@@ -78,8 +78,8 @@ function exceeded(limits: readonly RuntimeRateLimit[], checks: readonly RateChec
   );
 }
 
-/** The `rateLimit` pipeline hook; records token charges in `ledger` for the settle hook. */
-export function rateLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyContext) => Promise<void> {
+/** The `rateLimit` pipeline hook; records token charges on `ctx.admission` for the settle hook. */
+export function rateLimitStage(deps: LimitDeps): (ctx: ProxyContext) => Promise<void> {
   const report = storeFailureReporter(deps.log, 'rate_limit');
   return async (ctx) => {
     const limits: RuntimeRateLimit[] = [];
@@ -88,7 +88,7 @@ export function rateLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCont
     for (const limit of ctx.gateway!.rateLimits) {
       const scope = scopeValue(limit.scope, ctx, `rate_limit:${limit.name}`);
       if (scope === undefined) continue;
-      const cost = limit.unit === 'requests' ? 1 : promptTokensOf(ledger, ctx) + maxOutputTokens(ctx);
+      const cost = limit.unit === 'requests' ? 1 : promptTokensOf(ctx) + maxOutputTokens(ctx);
       limits.push(limit);
       scopes.push(scope);
       checks.push({ key: counterKey(limit.id, scope), windowMs: limit.windowMs, limit: limit.limit, burst: limit.burst, cost });
@@ -110,6 +110,6 @@ export function rateLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCont
     recordLimitOutcomes(ctx, 'rate', limits, scopes, (i) => [result.decisions[i]!.fits ? 'allowed' : 'rejected', result.decisions[i]!.remaining]);
     if (!result.allowed) throw exceeded(limits, checks, result);
     const charges = checks.flatMap((c, i) => (limits[i]!.unit === 'tokens' && c.cost > 0 ? [{ key: c.key, windowMs: c.windowMs, reserved: c.cost }] : []));
-    if (charges.length) admissionOf(ledger, ctx).rates = { atMs: result.atMs, charges };
+    if (charges.length) admissionOf(ctx).rates = { atMs: result.atMs, charges };
   };
 }

@@ -18,7 +18,7 @@
  */
 import { costNanos } from '../../observability/pricing/cost.js';
 import type { ProxyContext } from '../context.js';
-import type { Admission, Ledger, LimitDeps } from './admission.js';
+import type { Admission, LimitDeps } from './admission.js';
 
 async function settleAdmission(deps: LimitDeps, ctx: ProxyContext, admission: Admission): Promise<void> {
   const served = ctx.served;
@@ -43,7 +43,7 @@ async function settleAdmission(deps: LimitDeps, ctx: ProxyContext, admission: Ad
 }
 
 /** The `settle` pipeline hook: settles the request's limits in the background, then calls `next` (the request log). */
-export function limitSettleHook(deps: LimitDeps, ledger: Ledger, next?: (ctx: ProxyContext) => void): (ctx: ProxyContext) => void {
+export function limitSettleHook(deps: LimitDeps, next?: (ctx: ProxyContext) => void): (ctx: ProxyContext) => void {
   const fail = (err: unknown, ctx: ProxyContext): void => {
     try {
       deps.log.warn({ err, requestId: ctx.requestId }, 'settle: could not settle rate limits or budgets');
@@ -52,9 +52,9 @@ export function limitSettleHook(deps: LimitDeps, ledger: Ledger, next?: (ctx: Pr
     }
   };
   return (ctx) => {
-    const admission = ledger.get(ctx);
+    const admission = ctx.admission;
     if (admission) {
-      ledger.delete(ctx);
+      ctx.admission = undefined;
       settleAdmission(deps, ctx, admission).catch((err: unknown) => fail(err, ctx));
     }
     next?.(ctx);

@@ -29,7 +29,7 @@ import type { ProxyContext } from '../context.js';
 import type { BudgetReservation, BudgetReserve } from '../counters/types.js';
 import { periodFor, type Period } from '../counters/periods.js';
 import { planRoute } from '../stages.js';
-import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type Ledger, type LimitDeps } from './admission.js';
+import { admissionOf, admitOnStoreFailure, counterKey, maxOutputTokens, promptTokensOf, scopeValue, storeFailureReporter, type LimitDeps } from './admission.js';
 import type { RuntimeSpendLimit } from './config.js';
 import { budgetOutcome, recordLimitOutcomes } from './outcomes.js';
 
@@ -54,8 +54,8 @@ function percentUsed(spent: bigint, limit: bigint): bigint {
   return limit === 0n ? 100n : (spent * 100n) / limit;
 }
 
-/** The `spendLimit` pipeline hook; records the reservation in `ledger` for the settle hook. */
-export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyContext) => Promise<void> {
+/** The `spendLimit` pipeline hook; records the reservation on `ctx.admission` for the settle hook. */
+export function spendLimitStage(deps: LimitDeps): (ctx: ProxyContext) => Promise<void> {
   const report = storeFailureReporter(deps.log, 'spend_limit');
   const warnedUnpriced = new Set<string>();
   const now = deps.now ?? Date.now;
@@ -72,7 +72,7 @@ export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCon
         }
         continue;
       }
-      const cost = worstCaseCostNanos(promptTokensOf(ledger, ctx), maxOutputTokens(ctx), price);
+      const cost = worstCaseCostNanos(promptTokensOf(ctx), maxOutputTokens(ctx), price);
       if (cost > worst) worst = cost;
     }
     return worst;
@@ -125,7 +125,7 @@ export function spendLimitStage(deps: LimitDeps, ledger: Ledger): (ctx: ProxyCon
         details: { code: 'spend_limit_exceeded', retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) },
       });
     }
-    if (result.reservationId) admissionOf(ledger, ctx).budget = { reservationId: result.reservationId, reservedNanos: amountNanos ?? 0n };
+    if (result.reservationId) admissionOf(ctx).budget = { reservationId: result.reservationId, reservedNanos: amountNanos ?? 0n };
     const warnings = result.decisions.flatMap((d, i) => {
       const budget = budgets[i]!;
       const pastWarn = budget.warnAt > 0 && d.spentNanos * 1_000_000n >= BigInt(Math.round(budget.warnAt * 1_000_000)) * d.limitNanos;
